@@ -1,0 +1,107 @@
+"""Folding Messages API stream events into a reply: pure functions, no I/O.
+
+Modelled on the official SDK's `accumulate_event(event, snapshot) -> snapshot`, kept small:
+we only need the text blocks, the stop reason and the usage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import StreamErrorEvent
+from .sse import SSEEvent
+from .types import Usage
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The message as known so far. `parts` is a list so that appending stays O(1)."""
+
+    parts: list[str] = field(default_factory=list)
+    message_id: str | None = None
+    model: str | None = None
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    started: bool = False
+    stopped: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def parse_event(sse: SSEEvent) -> dict[str, Any] | None:
+    """The JSON payload of one SSE event, or None for events we have no use for."""
+    if sse.event == "ping" or not sse.data:
+        return None
+    try:
+        payload = json.loads(sse.data)
+    except ValueError:
+        return None  # a stray non-JSON line is not worth failing a reply over
+    if not isinstance(payload, dict):
+        return None
+    payload.setdefault("type", sse.event)
+    return payload
+
+
+def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
+    """Apply one event to `snapshot`; return the text it adds, if any.
+
+    Raises `StreamErrorEvent` for an `error` event. Unknown event and delta types (thinking,
+    tool input, citations, future ones) are ignored, as the API's versioning policy asks.
+    """
+    kind = event.get("type")
+    if kind == "content_block_delta":
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            text = delta.get("text") or ""
+            if text:
+                snapshot.parts.append(text)
+            return text or None
+        return None
+    if kind == "message_start":
+        message = event.get("message") or {}
+        snapshot.started = True
+        snapshot.message_id = message.get("id")
+        snapshot.model = message.get("model")
+        snapshot.usage.update(message.get("usage"))
+        for block in message.get("content") or ():
+            if block.get("type") == "text" and block.get("text"):
+                snapshot.parts.append(block["text"])
+        return None
+    if kind == "content_block_start":
+        block = event.get("content_block") or {}
+        if block.get("type") == "text" and block.get("text"):
+            snapshot.parts.append(block["text"])
+            return block["text"]
+        return None
+    if kind == "message_delta":
+        delta = event.get("delta") or {}
+        snapshot.stop_reason = delta.get("stop_reason", snapshot.stop_reason)
+        snapshot.stop_sequence = delta.get("stop_sequence", snapshot.stop_sequence)
+        snapshot.usage.update(event.get("usage"))
+        return None
+    if kind == "message_stop":
+        snapshot.stopped = True
+        return None
+    if kind == "error":
+        error = event.get("error") or {}
+        raise StreamErrorEvent(
+            error.get("message") or "The API reported an error mid-stream",
+            error_type=error.get("type") or "api_error",
+        )
+    return None
+
+
+def accumulate(events: Iterable[SSEEvent]) -> Snapshot:
+    """Fold a whole recorded stream; handy for tests and replays."""
+    snapshot = Snapshot()
+    for sse in events:
+        payload = parse_event(sse)
+        if payload is not None:
+            accumulate_event(payload, snapshot)
+    return snapshot

@@ -1,0 +1,359 @@
+"""The backend client: every model call in the product goes through `LLMClient`.
+
+It owns the network and the API key. Policy (what to retry, how long to wait, how events
+become a reply) lives in pure modules beside it (`retry.py`, `sse.py`, `accumulate.py`);
+this module only does the I/O and maps httpx's exceptions onto ours at the boundary.
+
+    client = LLMClient(load_client_settings())
+    with client.stream(ChatRequest(model=..., messages=[Turn("user", "Hi")])) as reply:
+        for text in reply:
+            print(text, end="")
+    print(reply.result.usage)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from . import errors
+from .accumulate import Snapshot, accumulate_event, parse_event
+from .retry import error_from_response, is_retryable, retry_delay
+from .settings import API_VERSION, ClientSettings, Secret
+from .sse import SSEDecoder
+from .types import ChatRequest, Reply
+
+log = logging.getLogger("chatbot.llm")
+T = TypeVar("T")
+
+
+class _ApiKeyAuth(httpx.Auth):
+    """Adds the key to each request at the last moment, so it is never part of the client's
+    default headers, its repr, or anything logged about it."""
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["x-api-key"] = self._key.reveal()
+        yield request
+
+    def __repr__(self) -> str:
+        return "_ApiKeyAuth(key=<hidden>)"
+
+
+def _translate(exc: httpx.HTTPError) -> errors.LLMError:
+    """httpx's exception -> ours; the message names the failure, never the request headers."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
+        return errors.Timeout(f"{kind} timeout talking to the API")
+    return errors.ConnectionFailed(f"connection to the API failed: {type(exc).__name__}")
+
+
+class LLMClient:
+    """A pooled, thread-safe client for the Messages API; create one per process."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        t = settings.timeouts
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            auth=_ApiKeyAuth(settings.api_key),
+            headers={"anthropic-version": API_VERSION, "content-type": "application/json"},
+            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.connect),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        key = "set" if self.settings.has_key else "not set"
+        return f"LLMClient(base_url={self.settings.base_url!r}, api_key={key})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- calls ------------------------------------------------------------------------
+
+    def create(self, request: ChatRequest) -> Reply:
+        """One non-streaming call; retried as a whole on transient failures."""
+        started = self._clock()
+
+        def attempt() -> Reply:
+            response = self._send("/v1/messages", request.to_body(stream=False), stream=False)
+            payload = response.json()
+            snapshot = Snapshot()
+            accumulate_event({"type": "message_start", "message": payload}, snapshot)
+            accumulate_event({"type": "message_delta", "delta": payload, "usage": payload.get("usage")}, snapshot)
+            return Reply(
+                text=snapshot.text,
+                model=snapshot.model,
+                message_id=snapshot.message_id,
+                stop_reason=snapshot.stop_reason,
+                stop_sequence=snapshot.stop_sequence,
+                usage=snapshot.usage,
+                request_id=response.headers.get("request-id"),
+                complete=True,
+            )
+
+        reply, attempts = self._with_retries(attempt, started)
+        reply.attempts = attempts
+        reply.total = self._clock() - started
+        reply.ttft = reply.total
+        return reply
+
+    def stream(self, request: ChatRequest) -> ReplyStream:
+        """A streaming call: iterate for text deltas, then read `.result`."""
+        return ReplyStream(self, request)
+
+    def count_tokens(self, request: ChatRequest) -> int:
+        body = request.to_body(stream=False)
+        for name in ("max_tokens", "temperature", "stop_sequences", "metadata"):
+            body.pop(name, None)
+        started = self._clock()
+        response, _ = self._with_retries(
+            lambda: self._send("/v1/messages/count_tokens", body, stream=False), started
+        )
+        return int(response.json()["input_tokens"])
+
+    def list_models(self) -> list[dict[str, Any]]:
+        started = self._clock()
+        response, _ = self._with_retries(lambda: self._get("/v1/models"), started)
+        return list(response.json().get("data", []))
+
+    # -- plumbing shared by every call ------------------------------------------------
+
+    def _require_key(self) -> None:
+        if not self.settings.has_key:
+            raise errors.ConfigurationError(
+                "No API key is configured: set ANTHROPIC_API_KEY, or unset it to use the sandbox"
+            )
+
+    def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:
+        self._require_key()
+        request = self._http.build_request("POST", path, json=body)
+        return self._dispatch(request, stream=stream)
+
+    def _get(self, path: str) -> httpx.Response:
+        self._require_key()
+        return self._dispatch(self._http.build_request("GET", path), stream=False)
+
+    def _dispatch(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.read()
+            except httpx.HTTPError:
+                body = b""
+            finally:
+                response.close()
+            raise error_from_response(
+                response.status_code, response.headers, body, now=time.time()
+            )
+        return response
+
+    def _with_retries(self, fn: Callable[[], T], started: float) -> tuple[T, int]:
+        """Run `fn` under the retry policy; returns its result and the attempts it took."""
+        settings = self.settings
+        state: dict[str, int] = {"attempts": 0}
+
+        def counted() -> T:
+            state["attempts"] += 1
+            return fn()
+
+        def wait(rs: RetryCallState) -> float:
+            error = rs.outcome.exception() if rs.outcome else None
+            return retry_delay(error, rs.attempt_number, settings, self._rng)
+
+        def over_total(rs: RetryCallState) -> bool:
+            elapsed = self._clock() - started
+            return elapsed + (rs.upcoming_sleep or 0.0) > settings.timeouts.total
+
+        def before_sleep(rs: RetryCallState) -> None:
+            error = rs.outcome.exception() if rs.outcome else None
+            log.warning(
+                "retrying in %.2f s after %s (attempt %d of %d)",
+                rs.upcoming_sleep,
+                error,
+                rs.attempt_number,
+                settings.max_attempts,
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(settings.max_attempts) | over_total,
+            wait=wait,
+            retry=retry_if_exception(lambda e: is_retryable(e, settings)),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(counted), state["attempts"]
+        except errors.LLMError as error:
+            error.attempts = state["attempts"]
+            error.elapsed = self._clock() - started
+            raise
+
+
+class ReplyStream:
+    """One streaming reply. Iterate it once for the text deltas; `result` always holds the
+    reply so far (complete, or partial with `error` set). Closing it closes the connection.
+
+    Retries happen only before the first delta reaches the caller: after that, a failure
+    raises a `StreamError` and the text that arrived stays in `result` as a partial reply.
+    """
+
+    def __init__(self, client: LLMClient, request: ChatRequest) -> None:
+        self._client = client
+        self._request = request
+        self._response: httpx.Response | None = None
+        self._snapshot = Snapshot()
+        self._iterated = False
+        self._result = Reply(model=request.model)
+
+    @property
+    def result(self) -> Reply:
+        self._sync()
+        return self._result
+
+    def __enter__(self) -> ReplyStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._iterated:
+            raise RuntimeError("a ReplyStream can be iterated only once")
+        self._iterated = True
+        return self._deltas()
+
+    def text(self) -> str:
+        """Drain the stream and return the whole text (raises like iteration does)."""
+        for _ in self:
+            pass
+        return self.result.text
+
+    def _deltas(self) -> Iterator[str]:
+        client = self._client
+        started = client._clock()
+        result = self._result
+        try:
+            (first, events), result.attempts = client._with_retries(self._open, started)
+            if first is not None:
+                result.ttft = client._clock() - started
+                yield first
+            deadline = started + client.settings.timeouts.total
+            yield from self._rest(events, deadline)
+            if not self._snapshot.stopped:
+                raise errors.StreamInterrupted("the stream ended before message_stop")
+            result.complete = True
+        except errors.LLMError as error:
+            result.error = error
+            if isinstance(error, errors.StreamError) and result.attempts:
+                error.attempts = result.attempts
+            raise
+        finally:
+            result.total = client._clock() - started
+            self.close()
+
+    def _open(self) -> tuple[str | None, Iterator[dict[str, Any]]]:
+        """One attempt: send, then read up to the first text delta (still retryable here)."""
+        self.close()
+        self._snapshot = Snapshot()
+        response = self._client._send(
+            "/v1/messages", self._request.to_body(stream=True), stream=True
+        )
+        self._response = response
+        self._result.request_id = response.headers.get("request-id")
+        events = self._events(response)
+        try:
+            for event in events:
+                text = accumulate_event(event, self._snapshot)
+                if text:
+                    return text, events
+        except errors.LLMError as error:
+            # Nothing reached the caller yet, so `is_retryable` decides as for any error.
+            error.request_id = error.request_id or self._result.request_id
+            raise
+        if self._snapshot.stopped:
+            return None, iter(())  # a complete reply with no text at all
+        raise errors.StreamInterrupted(
+            "the stream ended before any text", request_id=self._result.request_id
+        )
+
+    def _events(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
+        decoder = SSEDecoder()
+        try:
+            for chunk in response.iter_bytes():
+                for sse in decoder.feed(chunk):
+                    event = parse_event(sse)
+                    if event is not None:
+                        yield event
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
+        for sse in decoder.close():
+            event = parse_event(sse)
+            if event is not None:
+                yield event
+
+    def _rest(self, events: Iterator[dict[str, Any]], deadline: float) -> Iterator[str]:
+        clock = self._client._clock
+        snapshot = self._snapshot
+        try:
+            for event in events:
+                text = accumulate_event(event, snapshot)
+                if text:
+                    yield text
+                if clock() > deadline:
+                    raise errors.Timeout("the reply took longer than the total timeout")
+        except errors.TransportError as exc:
+            # After text was shown nothing is retried: the reply ends here as partial.
+            raise errors.StreamInterrupted(
+                f"the stream broke off: {exc.message}", request_id=self._result.request_id
+            ) from exc
+        except errors.StreamErrorEvent as exc:
+            exc.request_id = exc.request_id or self._result.request_id
+            raise
+
+    def _sync(self) -> None:
+        s, r = self._snapshot, self._result
+        r.text = s.text
+        r.model = s.model or r.model
+        r.message_id = s.message_id
+        r.stop_reason = s.stop_reason
+        r.stop_sequence = s.stop_sequence
+        r.usage = s.usage

@@ -1,0 +1,196 @@
+"""The sandbox's HTTP routes: a thin Starlette shell over validation, replies and playback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import replies, wire
+from .asgi import RequestIdMiddleware, ScriptedResponse, hide_deliberate_drops
+from .catalog import find_model
+from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_message, invalid_request
+from .faults import ErrorEventFault, Fault, FaultSpecError, SlowFirstByteFault, StatusFault, parse_fault
+from .playback import json_script, stream_script
+from .state import SandboxState, loggable_request
+from .validation import check_auth, check_version, validate_messages_request
+
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+FAULT_HEADER = "x-sandbox-fault"
+
+
+@dataclass
+class SandboxConfig:
+    state: SandboxState = field(default_factory=SandboxState)
+    api_key: str | None = None
+    delay_ms: float = 0.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(config: SandboxConfig | None = None) -> Starlette:
+    """An ASGI app speaking the Messages API; `config.state` is shared with the caller."""
+    hide_deliberate_drops()
+    app = Starlette(
+        routes=[
+            Route("/v1/messages", create_message, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+            Route("/_sandbox/faults", add_faults, methods=["POST"]),
+            Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
+            Route("/_sandbox/requests", list_requests, methods=["GET"]),
+            Route("/_sandbox/requests", clear_requests, methods=["DELETE"]),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HTTPException: http_exception, Exception: internal_error},
+    )
+    app.state.sandbox = config or SandboxConfig()
+    return app
+
+
+def _config(request: Request) -> SandboxConfig:
+    return request.app.state.sandbox
+
+
+def error_response(request: Request, error: ApiError) -> JSONResponse:
+    body = wire.error_body(error.error_type, error.message, request.state.request_id)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "Not Found" if exc.status_code == 404 else exc.detail
+    error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    return error_response(request, ApiError(exc.status_code, error_type, message))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    # Sent by Starlette's outermost middleware, outside RequestIdMiddleware: add the id here.
+    request_id = getattr(request.state, "request_id", None) or wire.new_request_id()
+    body = wire.error_body("api_error", "Internal server error", request_id)
+    return JSONResponse(body, status_code=500, headers={"request-id": request_id})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _receive_api_request(request: Request) -> tuple[Any, ApiError | None]:
+    """Read, log and pre-check a /v1/messages* request: (parsed body, first error or None)."""
+    config = _config(request)
+    body, error = None, None
+    try:
+        raw = await _read_body(request, config.max_body_bytes)
+        body = json.loads(raw)
+    except _BodyTooLarge:
+        error = ApiError(413, "request_too_large", default_message(413))
+    except (ValueError, UnicodeDecodeError) as exc:
+        error = invalid_request(f"There was an error parsing the body of your request: {exc}")
+    config.state.record(loggable_request(request.url.path, body, request.headers))
+    return body, check_auth(request.headers, config.api_key) or check_version(request.headers) or error
+
+
+def _take_fault(request: Request) -> Fault | None:
+    """The header wins over the queue, and a header fault leaves the queue untouched."""
+    header = request.headers.get(FAULT_HEADER)
+    if header is not None:
+        return parse_fault(json.loads(header))
+    return _config(request).state.next_fault()
+
+
+async def create_message(request: Request) -> Response:
+    body, error = await _receive_api_request(request)
+    error = error or validate_messages_request(body)
+    if error:
+        return error_response(request, error)
+    try:
+        fault = _take_fault(request)
+    except (ValueError, FaultSpecError) as exc:
+        return error_response(request, invalid_request(f"{FAULT_HEADER}: {exc}"))
+    if isinstance(fault, StatusFault):
+        return error_response(request, fault.to_error())
+    if isinstance(fault, SlowFirstByteFault):
+        await asyncio.sleep(fault.seconds)
+
+    completion = replies.complete(body)
+    input_tokens = replies.input_tokens(body.get("system"), body["messages"])
+    message_id = wire.new_message_id()
+    if body.get("stream"):
+        events = wire.stream_events(message_id, body["model"], completion, input_tokens)
+        script = stream_script(events, fault, _config(request).delay_ms / 1000)
+        return ScriptedResponse(script, media_type="text/event-stream", headers={"cache-control": "no-cache"})
+    if isinstance(fault, ErrorEventFault):
+        # Without a stream the same failure can only be an error status.
+        status = STATUS_FOR_ERROR_TYPE.get(fault.error_type, 500)
+        return error_response(request, ApiError(status, fault.error_type, fault.message))
+    payload = json.dumps(wire.message_body(message_id, body["model"], completion, input_tokens)).encode()
+    return ScriptedResponse(json_script(payload, fault), media_type="application/json", content_length=len(payload))
+
+
+async def count_tokens(request: Request) -> Response:
+    body, error = await _receive_api_request(request)
+    error = error or validate_messages_request(body, require_max_tokens=False)
+    if error:
+        return error_response(request, error)
+    return JSONResponse({"input_tokens": replies.input_tokens(body.get("system"), body["messages"])})
+
+
+def _check_headers(request: Request) -> ApiError | None:
+    return check_auth(request.headers, _config(request).api_key) or check_version(request.headers)
+
+
+async def list_models(request: Request) -> Response:
+    error = _check_headers(request)
+    return error_response(request, error) if error else JSONResponse(wire.models_page())
+
+
+async def get_model(request: Request) -> Response:
+    model_id = request.path_params["model_id"]
+    model = find_model(model_id)
+    error = _check_headers(request) or (None if model else ApiError(404, "not_found_error", f"model: {model_id}"))
+    return error_response(request, error) if error else JSONResponse(wire.model_entry(model))
+
+
+async def add_faults(request: Request) -> Response:
+    state = _config(request).state
+    try:
+        payload = json.loads(await request.body())
+        state.add_faults(payload.get("faults") if isinstance(payload, dict) else None)
+    except (ValueError, TypeError, FaultSpecError) as exc:
+        return error_response(request, invalid_request(f"faults: {exc}"))
+    return JSONResponse({"queued": len(state.faults)})
+
+
+async def clear_faults(request: Request) -> Response:
+    _config(request).state.clear_faults()
+    return JSONResponse({"queued": 0})
+
+
+async def list_requests(request: Request) -> Response:
+    return JSONResponse(_config(request).state.requests())
+
+
+async def clear_requests(request: Request) -> Response:
+    _config(request).state.clear_requests()
+    return JSONResponse({"cleared": True})

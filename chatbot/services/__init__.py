@@ -1,0 +1,1 @@
+"""Use cases: what the pages ask for, built on the store, the personas and the client."""

@@ -1,0 +1,298 @@
+"""The chat use case: one turn, end to end (DESIGN.md, "One turn").
+
+    1. validate the text (a clear error, nothing stored);
+    2. commit the user's message and an empty "streaming" reply row in one transaction;
+    3. render the persona, fit the history to the context budget, build the request;
+    4. stream the reply on a background worker, saving the text every `flush_interval`;
+    5. commit the final reply (complete, partial or error) and one API-call record.
+No transaction is open while the API is being called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from chatbot import store
+from chatbot.config import AppSettings
+from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
+from chatbot.llm import ChatRequest, LLMClient, LLMError, Reply
+from chatbot.personas import DEFAULT_PERSONA, get_persona
+
+from .context import fit_history, history_budget, turns_from_messages
+from .generation import Generation, Generations
+
+log = logging.getLogger("chatbot.chat")
+
+# Control characters other than tab and newline have no business in a chat message, and
+# NUL breaks some drivers; lone surrogates cannot be encoded as UTF-8 at all.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+STOPPED_BY_AGENT = "Stopped by the agent. Retry to generate the whole reply."
+
+
+def clean_message(text: str, *, max_chars: int) -> str:
+    """The text as it will be stored and sent, or an `InputError` saying what to fix."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InputError("Type a message first.")
+    if len(text) > max_chars:
+        raise InputError(
+            f"The message is {len(text):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it or send it in parts. Nothing was sent."
+        )
+    return text
+
+
+def _opaque_user(owner: str) -> str:
+    # The API's metadata.user_id is for abuse detection; it needs no real name.
+    return hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+
+class ChatService:
+    """Sends messages and keeps every turn in the store."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        client: LLMClient,
+        settings: AppSettings,
+        generations: Generations,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.settings = settings
+        self.generations = generations
+
+    # -- conversations ------------------------------------------------------------------
+
+    def start_conversation(
+        self, *, owner: str, persona: str = DEFAULT_PERSONA, variables: Mapping[str, str] | None = None
+    ) -> store.Conversation:
+        chosen = get_persona(persona)
+        with store.write_session(self.engine) as session:
+            return store.create_conversation(
+                session=session, persona=chosen.key, persona_vars=dict(variables or {}), owner=owner
+            )
+
+    def active(self, conversation_id: int) -> Generation | None:
+        generation = self.generations.get(conversation_id)
+        return generation if generation is not None and not generation.done else None
+
+    # -- one turn -------------------------------------------------------------------------
+
+    def send(self, *, conversation_id: int | None, text: str, owner: str) -> Generation:
+        """Commit the agent's message, then start the reply in the background.
+
+        With `conversation_id=None` a new conversation is created for the message.
+        """
+        text = clean_message(text, max_chars=self.settings.max_input_chars)
+        if conversation_id is not None and self.active(conversation_id):
+            raise self._busy()
+        with store.write_session(self.engine) as session:
+            if conversation_id is None:
+                conversation = store.create_conversation(
+                    session=session, persona=DEFAULT_PERSONA, owner=owner
+                )
+            else:
+                conversation = self._conversation(session, conversation_id)
+                self._refuse_if_streaming(session, conversation.id)
+            message = store.add_message(
+                session=session, conversation_id=conversation.id, role="user", content=text
+            )
+            if message.position == 0:
+                store.set_auto_title(
+                    session=session, conversation_id=conversation.id, first_message=text
+                )
+            reply = store.add_message(
+                session=session,
+                conversation_id=conversation.id,
+                role="assistant",
+                content="",
+                status=store.MessageStatus.STREAMING,
+            )
+        return self._generate(conversation, reply.id, owner)
+
+    def retry(self, *, conversation_id: int, owner: str) -> Generation:
+        """Generate the last reply again (after an error, a cut-off or a stop)."""
+        if self.active(conversation_id):
+            raise self._busy()
+        with store.write_session(self.engine) as session:
+            conversation = self._conversation(session, conversation_id)
+            self._refuse_if_streaming(session, conversation.id)
+            messages = store.list_messages(session=session, conversation_id=conversation.id)
+            if not messages:
+                raise InputError("There is nothing to retry in this conversation yet.")
+            last = messages[-1]
+            if last.role == "assistant":
+                reply = store.update_message(
+                    session=session,
+                    message_id=last.id,
+                    content="",
+                    status=store.MessageStatus.STREAMING,
+                    error=None,
+                    stop_reason=None,
+                )
+            else:
+                reply = store.add_message(
+                    session=session,
+                    conversation_id=conversation.id,
+                    role="assistant",
+                    content="",
+                    status=store.MessageStatus.STREAMING,
+                )
+        return self._generate(conversation, reply.id, owner)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _busy(self) -> ConversationBusy:
+        return ConversationBusy(
+            "The assistant is still answering in this conversation. Wait for the reply "
+            "(or stop it), then send your message."
+        )
+
+    def _conversation(self, session: Any, conversation_id: int) -> store.Conversation:
+        conversation = store.get_conversation(session=session, conversation_id=conversation_id)
+        if conversation is None:
+            raise NotFoundError("That conversation no longer exists. Start a new one.")
+        return conversation
+
+    def _refuse_if_streaming(self, session: Any, conversation_id: int) -> None:
+        streaming = store.find_streaming_message(session=session, conversation_id=conversation_id)
+        if streaming is None:
+            return
+        age = store.utc_now() - streaming.updated_at
+        if age < timedelta(seconds=self.settings.stale_after):
+            raise self._busy()
+        # Left behind by a process that died mid-reply: close it and carry on.
+        store.update_message(
+            session=session,
+            message_id=streaming.id,
+            status=store.MessageStatus.PARTIAL if streaming.content else store.MessageStatus.ERROR,
+            error=store.INTERRUPTED_ERROR,
+        )
+
+    def _generate(self, conversation: store.Conversation, reply_id: int, owner: str) -> Generation:
+        persona = get_persona(conversation.persona)
+        try:
+            system = persona.system_prompt(conversation.persona_vars)
+        except ChatbotError as error:
+            self._fail_before_call(reply_id, error)
+            raise
+        with store.read_session(self.engine) as session:
+            messages = store.list_messages(session=session, conversation_id=conversation.id)
+        history = turns_from_messages(m for m in messages if m.id != reply_id)
+        fitted = fit_history(
+            history,
+            system=system,
+            budget_tokens=history_budget(
+                persona.model, persona.max_tokens, self.settings.context_tokens
+            ),
+        )
+        request = ChatRequest(
+            model=persona.model,
+            messages=fitted.turns,
+            max_tokens=persona.max_tokens,
+            system=system,
+            temperature=persona.temperature,
+            stop_sequences=persona.stop_sequences,
+            metadata={"user_id": _opaque_user(owner)},
+        )
+        generation = Generation(conversation.id, reply_id, dropped_turns=fitted.dropped)
+        return self.generations.start(generation, lambda g: self._run(g, request, owner=owner))
+
+    def _fail_before_call(self, reply_id: int, error: ChatbotError) -> None:
+        with store.write_session(self.engine) as session:
+            store.update_message(
+                session=session,
+                message_id=reply_id,
+                status=store.MessageStatus.ERROR,
+                error=error.user_message,
+            )
+
+    def _run(self, generation: Generation, request: ChatRequest, *, owner: str) -> BaseException | None:
+        """The worker: stream, save as we go, then save the outcome. Returns its error."""
+        error: BaseException | None = None
+        last_save = time.monotonic()
+        stream = self.client.stream(request)
+        try:
+            with stream:
+                for text in stream:
+                    generation.push(text)
+                    if generation.cancelled:
+                        break
+                    if time.monotonic() - last_save >= self.settings.flush_interval:
+                        self._save_progress(generation)
+                        last_save = time.monotonic()
+        except LLMError as exc:
+            error = exc
+            log.warning("reply for conversation %s failed: %s", generation.conversation_id, exc)
+        except Exception as exc:  # never lose the partial text to a bug further down
+            log.exception("reply for conversation %s crashed", generation.conversation_id)
+            error = ChatbotError(str(exc))
+        reply = stream.result
+        self._save_outcome(generation, reply, error, owner=owner)
+        return error
+
+    def _save_progress(self, generation: Generation) -> None:
+        try:
+            with store.write_session(self.engine) as session:
+                store.update_message(
+                    session=session, message_id=generation.message_id, content=generation.text
+                )
+        except Exception:  # a failed interim save must not stop the reply
+            log.exception("could not save reply progress for message %s", generation.message_id)
+
+    def _save_outcome(
+        self, generation: Generation, reply: Reply, error: BaseException | None, *, owner: str
+    ) -> None:
+        status = reply.status
+        note = error.user_message if isinstance(error, ChatbotError) else None
+        if generation.cancelled and error is None and not reply.complete:
+            note = STOPPED_BY_AGENT
+        usage = reply.usage
+        fields = dict(
+            content=reply.text,
+            status=status,
+            error=note,
+            model=reply.model,
+            input_tokens=usage.input_tokens or None,
+            output_tokens=usage.output_tokens or None,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens or None,
+            cache_read_input_tokens=usage.cache_read_input_tokens or None,
+            stop_reason=reply.stop_reason,
+            request_id=reply.request_id or getattr(error, "request_id", None),
+            ttft_ms=reply.ttft * 1000 if reply.ttft is not None else None,
+            total_ms=reply.total * 1000,
+        )
+        with store.write_session(self.engine) as session:
+            store.update_message(session=session, message_id=generation.message_id, **fields)
+            store.record_api_call(
+                session=session,
+                conversation_id=generation.conversation_id,
+                message_id=generation.message_id,
+                owner=owner,
+                purpose="chat",
+                model=reply.model or "",
+                outcome={"complete": "ok"}.get(status, status),
+                status_code=getattr(error, "status", None),
+                error_type=getattr(error, "error_type", None) or (type(error).__name__ if error else None),
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens,
+                cache_read_input_tokens=usage.cache_read_input_tokens,
+                ttft_ms=fields["ttft_ms"],
+                total_ms=fields["total_ms"],
+                attempts=getattr(error, "attempts", None) or reply.attempts,
+                request_id=fields["request_id"],
+            )

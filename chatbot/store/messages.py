@@ -1,0 +1,166 @@
+"""Messages of a conversation: append, update, list, and recover interrupted replies.
+
+Functions flush but never commit. Call the writing ones inside ``write_session``:
+on SQLite its BEGIN IMMEDIATE is what makes "next position" safe under concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from chatbot.store.conversations import require_conversation
+from chatbot.store.errors import NotFoundError
+from chatbot.store.models import Conversation, Message, MessageRole, MessageStatus, utc_now
+
+INTERRUPTED_ERROR = "The reply was interrupted (server restart). Retry to generate it again."
+
+# What callers may set; ids, position and timestamps belong to the store.
+UPDATABLE_FIELDS = frozenset(
+    {
+        "content",
+        "status",
+        "error",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "stop_reason",
+        "request_id",
+        "ttft_ms",
+        "total_ms",
+    }
+)
+
+
+def add_message(
+    *,
+    session: Session,
+    conversation_id: int,
+    role: str,
+    content: str,
+    status: str = MessageStatus.COMPLETE,
+    **fields: Any,
+) -> Message:
+    """Append a message at the next position and bump the conversation's updated_at."""
+    _check_fields(fields)
+    role = MessageRole(role).value
+    status = MessageStatus(status).value
+    # FOR UPDATE serialises concurrent appends on PostgreSQL; SQLite ignores it and
+    # relies on the write session's BEGIN IMMEDIATE instead.
+    conversation = session.exec(
+        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    ).one_or_none()
+    if conversation is None:
+        raise NotFoundError(f"conversation {conversation_id} does not exist")
+    position = session.exec(
+        select(func.coalesce(func.max(Message.position) + 1, 0)).where(
+            Message.conversation_id == conversation_id
+        )
+    ).one()
+    now = utc_now()
+    message = Message(
+        conversation_id=conversation_id,
+        position=position,
+        role=role,
+        content=content,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    conversation.updated_at = now
+    session.add_all([message, conversation])
+    session.flush()
+    return message
+
+
+def update_message(*, session: Session, message_id: int, **fields: Any) -> Message:
+    """Change a message (e.g. the streamed text, then its final status and usage)."""
+    _check_fields(fields)
+    if "status" in fields:
+        fields["status"] = MessageStatus(fields["status"]).value
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    now = utc_now()
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.updated_at = now
+    conversation = require_conversation(
+        session=session, conversation_id=message.conversation_id
+    )
+    conversation.updated_at = now
+    session.add_all([message, conversation])
+    session.flush()
+    return message
+
+
+def get_message(*, session: Session, message_id: int) -> Message | None:
+    return session.get(Message, message_id)
+
+
+def list_messages(*, session: Session, conversation_id: int) -> list[Message]:
+    """All messages of a conversation in order."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(col(Message.position))
+    )
+    return list(session.exec(query).all())
+
+
+def find_streaming_message(*, session: Session, conversation_id: int) -> Message | None:
+    """The reply still being generated in this conversation, if any (the latest one)."""
+    query = (
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.status == MessageStatus.STREAMING.value,
+        )
+        .order_by(col(Message.position).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def mark_stale_streaming_as_partial(*, session: Session, older_than: datetime) -> int:
+    """Close replies left "streaming" by a restart; returns how many were closed.
+
+    Only messages not touched since `older_than` are closed, so a reply another
+    replica is still streaming (it updates the row as text arrives) is left alone.
+    """
+    stale = (
+        Message.status == MessageStatus.STREAMING.value,
+        col(Message.updated_at) < older_than,
+    )
+    rows = session.exec(select(Message.id, Message.conversation_id).where(*stale)).all()
+    if not rows:
+        return 0
+    now = utc_now()
+    message_ids = [message_id for message_id, _ in rows]
+    conversation_ids = sorted({conversation_id for _, conversation_id in rows})
+    session.exec(
+        update(Message)
+        .where(col(Message.id).in_(message_ids))
+        .values(status=MessageStatus.PARTIAL.value, error=INTERRUPTED_ERROR, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.exec(
+        update(Conversation)
+        .where(col(Conversation.id).in_(conversation_ids))
+        .values(updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    return len(message_ids)
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise TypeError(f"unknown or read-only message fields: {', '.join(sorted(unknown))}")

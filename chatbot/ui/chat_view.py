@@ -1,0 +1,56 @@
+"""Rendering one stored message in the Streamlit chat idiom."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from chatbot.store import Message
+
+from .safe_markdown import safe_markdown
+
+AVATARS = {"user": ":material/support_agent:", "assistant": ":material/smart_toy:"}
+
+
+def reply_caption(message: Message) -> str:
+    """"claude-sonnet-4-5 · 120 in / 85 out tokens · first token 0.4 s · 2.1 s"."""
+    parts: list[str] = []
+    if message.model:
+        parts.append(message.model)
+    if message.input_tokens is not None or message.output_tokens is not None:
+        parts.append(f"{message.input_tokens or 0:,} in / {message.output_tokens or 0:,} out tokens")
+    if message.ttft_ms is not None and message.status != "error":
+        parts.append(f"first token {message.ttft_ms / 1000:.1f} s")
+    if message.total_ms is not None:
+        parts.append(f"{message.total_ms / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+def render_message(
+    message: Message, *, can_retry: bool = False, on_retry: Callable[[], None] | None = None
+) -> None:
+    with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
+        if message.content:
+            st.markdown(safe_markdown(message.content))
+        if message.role != "assistant":
+            return
+        if message.status == "partial":
+            st.warning(
+                "Partial reply: " + (message.error or "the reply was cut off."),
+                icon=":material/content_cut:",
+            )
+        elif message.status == "streaming":
+            st.caption(
+                ":material/hourglass_top: This reply is still being written by another "
+                "server, or was interrupted. Reload in a moment."
+            )
+        elif message.status == "error":
+            st.error(message.error or "The assistant could not answer.", icon=":material/error:")
+        if can_retry and message.status in ("partial", "error"):
+            st.button(
+                "Retry", key=f"retry-{message.id}", icon=":material/refresh:", on_click=on_retry
+            )
+        caption = reply_caption(message)
+        if caption:
+            st.caption(caption)

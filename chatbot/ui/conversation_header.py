@@ -1,0 +1,67 @@
+"""The open conversation's title bar: persona, rename, delete (with confirmation)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatbot.errors import ChatbotError
+from chatbot.personas import get_persona
+from chatbot.services.runtime import Runtime
+from chatbot.store import Conversation
+
+from . import state
+
+
+def _rename(runtime: Runtime, conversation_id: int) -> None:
+    title = st.session_state.get(f"rename-{conversation_id}", "")
+    try:
+        runtime.conversations.rename(conversation_id, title)
+    except ChatbotError as error:
+        state.flash("error", error.user_message)
+    else:
+        state.flash("success", "Conversation renamed.")
+
+
+def _delete(runtime: Runtime, conversation_id: int) -> None:
+    active = runtime.chat.active(conversation_id)
+    if active is not None:
+        active.cancel()
+        active.wait(timeout=5)
+    runtime.conversations.delete(conversation_id)
+    state.open_conversation(None)
+    state.flash("success", "Conversation deleted.")
+
+
+def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: bool) -> None:
+    persona = get_persona(conversation.persona)
+    title_column, menu_column = st.columns([0.85, 0.15], vertical_alignment="bottom")
+    title_column.subheader(conversation.title, anchor=False)
+    title_column.caption(
+        f"{persona.name} · started {conversation.created_at:%Y-%m-%d %H:%M} UTC"
+    )
+    with menu_column.popover("Manage", icon=":material/more_horiz:", use_container_width=True):
+        st.text_input(
+            "Title", value=conversation.title, key=f"rename-{conversation.id}", max_chars=200
+        )
+        st.button(
+            "Rename",
+            key=f"rename-button-{conversation.id}",
+            icon=":material/edit:",
+            on_click=_rename,
+            args=(runtime, conversation.id),
+        )
+        st.divider()
+        confirm = st.checkbox(
+            "Yes, delete this conversation and all its messages",
+            key=f"confirm-delete-{conversation.id}",
+        )
+        st.button(
+            "Delete conversation",
+            key=f"delete-{conversation.id}",
+            icon=":material/delete:",
+            type="primary",
+            disabled=not confirm,
+            on_click=_delete,
+            args=(runtime, conversation.id),
+            help="Stops a reply in progress first." if busy else None,
+        )

@@ -1,0 +1,61 @@
+"""Typed access to what a browser session remembers.
+
+The open conversation lives in the URL (`?c=42`), not only in session state, so a reload
+or a shared link reopens it. Session state holds only small UI facts; never the key, the
+client or anything secret.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_CONVERSATION = "c"
+_FLASH = "flash"
+_DRAFT = "draft"
+_NOTICES = "context_notices"
+
+
+def conversation_id() -> int | None:
+    raw = st.query_params.get(_CONVERSATION)
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def open_conversation(conversation_id: int | None) -> None:
+    if conversation_id is None:
+        st.query_params.pop(_CONVERSATION, None)
+    else:
+        st.query_params[_CONVERSATION] = str(conversation_id)
+
+
+def owner() -> str:
+    # Until sign-in lands every session is the same agent.
+    return "agent"
+
+
+def flash(kind: str, message: str) -> None:
+    """A message to show on the next run (after an st.rerun)."""
+    st.session_state[_FLASH] = (kind, message)
+
+
+def take_flash() -> tuple[str, str] | None:
+    return st.session_state.pop(_FLASH, None)
+
+
+def keep_draft(text: str) -> None:
+    """Text the agent typed that could not be sent, so it is not lost."""
+    st.session_state[_DRAFT] = text
+
+
+def take_draft() -> str | None:
+    return st.session_state.pop(_DRAFT, None)
+
+
+def note_dropped_turns(message_id: int, dropped: int) -> None:
+    st.session_state.setdefault(_NOTICES, {})[message_id] = dropped
+
+
+def dropped_turns(message_id: int) -> int:
+    return st.session_state.get(_NOTICES, {}).get(message_id, 0)

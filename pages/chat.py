@@ -1,0 +1,104 @@
+"""The chat page: conversations with the assistant, streamed and saved."""
+
+import streamlit as st
+
+from chatbot.errors import ChatbotError
+from chatbot.personas import get_persona
+from chatbot.ui import state
+from chatbot.ui.chat_view import AVATARS, render_message
+from chatbot.ui.conversation_header import conversation_header
+from chatbot.ui.resources import get_runtime
+from chatbot.ui.sidebar import conversation_sidebar
+
+runtime = get_runtime()
+current = state.conversation_id()
+transcript = runtime.conversations.transcript(current) if current else None
+if current and transcript is None:
+    st.warning("That conversation no longer exists; here is a new one.", icon=":material/info:")
+    state.open_conversation(None)
+    current = None
+generation = runtime.chat.active(current) if current else None
+
+prompt = st.chat_input(
+    "Type the customer's question or your reply…",
+    key="prompt",
+    max_chars=runtime.settings.max_input_chars,
+    disabled=generation is not None,
+    submit_mode="disable",
+)
+
+
+def _retry() -> None:
+    try:
+        runtime.chat.retry(conversation_id=state.conversation_id(), owner=state.owner())
+    except ChatbotError as error:
+        state.flash("error", error.user_message)
+
+
+persona = get_persona(transcript.conversation.persona if transcript else None)
+if transcript is None:
+    st.title(persona.name)
+    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+        st.markdown(persona.greeting)
+    columns = st.columns(len(persona.suggestions))
+    for column, suggestion in zip(columns, persona.suggestions):
+        if column.button(suggestion, key=f"suggest-{suggestion}", use_container_width=True):
+            prompt = suggestion
+else:
+    conversation_header(runtime, transcript.conversation, busy=generation is not None)
+
+if prompt is not None and prompt.strip() and generation is None:
+    try:
+        generation = runtime.chat.send(conversation_id=current, text=prompt, owner=state.owner())
+    except ChatbotError as error:
+        st.error(error.user_message, icon=":material/error:")
+        state.keep_draft(prompt)
+    else:
+        if generation.conversation_id != current:
+            state.open_conversation(generation.conversation_id)
+            current = generation.conversation_id
+        transcript = runtime.conversations.transcript(current)
+        if generation.dropped_turns:
+            state.note_dropped_turns(generation.message_id, generation.dropped_turns)
+
+conversation_sidebar(runtime, current)
+
+flash = state.take_flash()
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+draft = state.take_draft()
+if draft:
+    st.info("Your message was not sent. Here it is, to copy and send again:", icon=":material/draft:")
+    st.code(draft, language=None, wrap_lines=True)
+
+if transcript is not None:
+    messages = transcript.messages
+    for index, message in enumerate(messages):
+        if generation is not None and message.id == generation.message_id:
+            continue
+        render_message(
+            message,
+            can_retry=index == len(messages) - 1 and generation is None,
+            on_retry=_retry,
+        )
+        dropped = state.dropped_turns(message.id)
+        if dropped:
+            st.caption(
+                f":material/history: {dropped} earlier messages were left out of this request "
+                "to fit the model's context budget (they are still saved here)."
+            )
+
+if generation is not None:
+    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+        if generation.dropped_turns:
+            st.info(
+                f"{generation.dropped_turns} earlier messages were left out of this request to "
+                "fit the model's context budget; they are still saved in this conversation.",
+                icon=":material/history:",
+            )
+        if st.button("Stop", key=f"stop-{generation.message_id}", icon=":material/stop_circle:"):
+            generation.cancel()
+        st.write_stream(generation.deltas())
+    generation.wait(timeout=runtime.settings.flush_interval)
+    st.rerun()

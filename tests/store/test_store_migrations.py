@@ -1,0 +1,187 @@
+"""The migrations, run from a blank database, build exactly the schema the models describe."""
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event, inspect, text
+from sqlmodel import SQLModel
+
+from chatbot.store import make_engine, migrate
+from chatbot.store.db import alembic_config, locked_migration_connection
+
+EXPECTED_COLUMNS = {
+    "conversation": {
+        "id", "title", "title_locked", "persona", "persona_version", "persona_vars",
+        "owner", "created_at", "updated_at", "archived",
+    },
+    "message": {
+        "id", "conversation_id", "position", "role", "content", "status", "error", "model",
+        "input_tokens", "output_tokens", "cache_creation_input_tokens",
+        "cache_read_input_tokens", "stop_reason", "request_id", "ttft_ms", "total_ms",
+        "created_at", "updated_at",
+    },
+    "api_call": {
+        "id", "created_at", "conversation_id", "message_id", "owner", "purpose", "model",
+        "outcome", "status_code", "error_type", "input_tokens", "output_tokens",
+        "cache_creation_input_tokens", "cache_read_input_tokens", "ttft_ms", "total_ms",
+        "attempts", "request_id", "cache_hit", "cost_usd",
+    },
+}  # fmt: skip
+
+EXPECTED_INDEXES = {
+    "conversation": {
+        ("ix_conversation_updated_at", ("updated_at",)),
+        ("ix_conversation_owner_updated_at", ("owner", "updated_at")),
+    },
+    "message": {("ix_message_status_updated_at", ("status", "updated_at"))},
+    "api_call": {
+        ("ix_api_call_created_at", ("created_at",)),
+        ("ix_api_call_conversation_id", ("conversation_id",)),
+        ("ix_api_call_message_id", ("message_id",)),
+    },
+}
+
+EXPECTED_FOREIGN_KEYS = {
+    "conversation": set(),
+    "message": {("conversation_id", "conversation", "id", "CASCADE")},
+    "api_call": {
+        ("conversation_id", "conversation", "id", "SET NULL"),
+        ("message_id", "message", "id", "SET NULL"),
+    },
+}
+
+
+def _head() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) -> None:
+    migrate(blank_engine)
+
+    inspector = inspect(blank_engine)
+    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    for table, columns in EXPECTED_COLUMNS.items():
+        assert {c["name"] for c in inspector.get_columns(table)} == columns, table
+        assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"]
+        indexes = {(i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)}
+        assert indexes == EXPECTED_INDEXES[table], table
+        foreign_keys = {
+            (
+                fk["constrained_columns"][0],
+                fk["referred_table"],
+                fk["referred_columns"][0],
+                fk["options"].get("ondelete"),
+            )
+            for fk in inspector.get_foreign_keys(table)
+        }
+        assert foreign_keys == EXPECTED_FOREIGN_KEYS[table], table
+
+    assert inspector.get_unique_constraints("message") == [
+        {
+            "name": "uq_message_conversation_id_position",
+            "column_names": ["conversation_id", "position"],
+        }
+    ]
+    nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("api_call")}
+    assert nullable["conversation_id"] and nullable["message_id"]
+    assert _current_revision(blank_engine) == _head() == "0001_initial"
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    # Catches a model field added without a migration (or the reverse).
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_migrate_again_is_a_no_op(engine: Engine) -> None:
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, *args) -> None:
+        statements.append(statement.strip().upper())
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        migrate(engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    assert any("ALEMBIC_VERSION" in s for s in statements)  # it did look
+    writes = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE")
+    changes = [s for s in statements if s.startswith(writes)]
+    assert changes == []
+    assert _current_revision(engine) == _head()
+
+
+def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
+    config = alembic_config()
+    for target, step in (("base", command.downgrade), ("head", command.upgrade)):
+        with locked_migration_connection(engine) as connection:
+            config.attributes["connection"] = connection
+            step(config, target)
+    assert set(inspect(engine).get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+
+
+def test_sqlite_pragmas_are_in_effect(engine: Engine, db_path: Path) -> None:
+    assert db_path.exists()  # make_engine created data/
+    with engine.connect() as connection:
+        pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 30000
+        assert pragma("synchronous") == 1  # NORMAL
+
+
+def test_concurrent_migrate_from_threads(blank_engine: Engine) -> None:
+    barrier = threading.Barrier(5)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            migrate(blank_engine)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _current_revision(blank_engine) == _head()
+    with blank_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+def test_concurrent_migrate_from_processes(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    code = (
+        "import sys; from chatbot.store import make_engine, migrate; "
+        "migrate(make_engine(sys.argv[1]))"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in processes]
+    for process in processes:
+        process.stderr.close()
+    assert [returncode for returncode, _ in results] == [0, 0, 0], results
+
+    engine = make_engine(url)
+    try:
+        assert _current_revision(engine) == _head()
+    finally:
+        engine.dispose()

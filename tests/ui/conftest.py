@@ -1,0 +1,42 @@
+"""Pages under AppTest: each test gets its own database and a runtime pointed at the
+shared loopback sandbox, built fresh from the environment it sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chatbot.ui.resources import get_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "streamlit_app.py")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch, sandbox) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)  # no developer .env leaks into a test
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHATBOT_MAX_ATTEMPTS", "2")
+    get_runtime.clear()
+    yield tmp_path
+    runtime = get_runtime()
+    runtime.close()
+    get_runtime.clear()
+
+
+@pytest.fixture
+def new_app(app_env):
+    """A factory for a fresh browser session (a new AppTest is like a reload)."""
+
+    def make(query: dict[str, str] | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        for key, value in (query or {}).items():
+            at.query_params[key] = value
+        return at.run()
+
+    return make
