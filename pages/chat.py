@@ -22,7 +22,8 @@ generation = runtime.chat.active(current) if current else None
 prompt = st.chat_input(
     "Type the customer's question or your reply…",
     key="prompt",
-    max_chars=runtime.settings.max_input_chars,
+    # No max_chars: Streamlit would silently cut a longer paste and send the cut text; the
+    # chat service refuses it with a clear message instead, and the page keeps the draft.
     disabled=generation is not None,
     submit_mode="disable",
 )
@@ -35,31 +36,36 @@ def _retry() -> None:
         state.flash("error", error.user_message)
 
 
-persona = get_persona(transcript.conversation.persona if transcript else None)
-if transcript is None:
-    st.title(persona.name)
-    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
-        st.markdown(persona.greeting)
-    columns = st.columns(len(persona.suggestions))
-    for column, suggestion in zip(columns, persona.suggestions):
-        if column.button(suggestion, key=f"suggest-{suggestion}", use_container_width=True):
-            prompt = suggestion
-else:
-    conversation_header(runtime, transcript.conversation, busy=generation is not None)
-
-if prompt is not None and prompt.strip() and generation is None:
+prompt = prompt or state.take_pending_prompt()
+if prompt is not None and prompt.strip():
     try:
         generation = runtime.chat.send(conversation_id=current, text=prompt, owner=state.owner())
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         state.keep_draft(prompt)
     else:
-        if generation.conversation_id != current:
-            state.open_conversation(generation.conversation_id)
-            current = generation.conversation_id
-        transcript = runtime.conversations.transcript(current)
+        # Start over so this run's widgets (the input above all) reflect the reply in progress.
+        state.open_conversation(generation.conversation_id)
         if generation.dropped_turns:
             state.note_dropped_turns(generation.message_id, generation.dropped_turns)
+        st.rerun()
+
+if transcript is None:
+    persona = get_persona(None)
+    st.title(persona.name, anchor=False)
+    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+        st.markdown(persona.greeting)
+    columns = st.columns(len(persona.suggestions))
+    for column, suggestion in zip(columns, persona.suggestions):
+        column.button(
+            suggestion,
+            key=f"suggest-{suggestion}",
+            use_container_width=True,
+            on_click=state.set_pending_prompt,
+            args=(suggestion,),
+        )
+else:
+    conversation_header(runtime, transcript.conversation, busy=generation is not None)
 
 conversation_sidebar(runtime, current)
 

@@ -38,6 +38,12 @@ def variables_in(template: str) -> list[str]:
         if name not in names:
             names.append(name)
     rest = _PLACEHOLDER.sub("", template)
+    for block in ("{%", "{#"):
+        if block in rest:
+            raise TemplateError(
+                f"Line {_line_of(rest, rest.find(block))}: '{block}' blocks are not supported; "
+                "templates only fill in {{ name }} placeholders."
+            )
     if "{{" in rest or "}}" in rest:
         where = rest.find("{{") if "{{" in rest else rest.find("}}")
         raise TemplateError(

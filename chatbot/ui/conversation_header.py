@@ -10,6 +10,7 @@ from chatbot.services.runtime import Runtime
 from chatbot.store import Conversation
 
 from . import state
+from .safe_markdown import safe_markdown
 
 
 def _rename(runtime: Runtime, conversation_id: int) -> None:
@@ -35,7 +36,7 @@ def _delete(runtime: Runtime, conversation_id: int) -> None:
 def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: bool) -> None:
     persona = get_persona(conversation.persona)
     title_column, menu_column = st.columns([0.85, 0.15], vertical_alignment="bottom")
-    title_column.subheader(conversation.title, anchor=False)
+    title_column.subheader(safe_markdown(conversation.title), anchor=False)
     title_column.caption(
         f"{persona.name} · started {conversation.created_at:%Y-%m-%d %H:%M} UTC"
     )

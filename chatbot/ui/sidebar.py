@@ -7,6 +7,7 @@ import streamlit as st
 from chatbot.services.runtime import Runtime
 
 from . import state
+from .safe_markdown import safe_markdown
 
 
 def _open(conversation_id: int | None) -> None:
@@ -40,7 +41,7 @@ def conversation_sidebar(runtime: Runtime, current: int | None) -> None:
             st.caption("No conversation matches." if query else "No conversations yet.")
         for conversation in conversations:
             st.button(
-                conversation.title,
+                safe_markdown(conversation.title),
                 key=f"open-{conversation.id}",
                 type="primary" if conversation.id == current else "tertiary",
                 help=f"Updated {conversation.updated_at:%Y-%m-%d %H:%M} UTC",

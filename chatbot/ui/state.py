@@ -13,6 +13,7 @@ _CONVERSATION = "c"
 _FLASH = "flash"
 _DRAFT = "draft"
 _NOTICES = "context_notices"
+_PENDING = "pending_prompt"
 
 
 def conversation_id() -> int | None:
@@ -59,3 +60,12 @@ def note_dropped_turns(message_id: int, dropped: int) -> None:
 
 def dropped_turns(message_id: int) -> int:
     return st.session_state.get(_NOTICES, {}).get(message_id, 0)
+
+
+def set_pending_prompt(text: str) -> None:
+    """A message chosen by a click (a suggested first message), sent on the next run."""
+    st.session_state[_PENDING] = text
+
+
+def take_pending_prompt() -> str | None:
+    return st.session_state.pop(_PENDING, None)
