@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ goes through object.__setattr__, which made
+# building the events a quarter of this decoder's time.
+@dataclass(slots=True)
 class SSEEvent:
     event: str
     data: str
@@ -32,7 +34,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._pending = b""
         self._event = ""
-        self._data: list[str] = []
+        self._data: str | None = None  # most events have one data line, so no list to join
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._pending + chunk if self._pending else chunk
@@ -42,36 +44,44 @@ class SSEDecoder:
                 self._pending = buf
                 return []
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = buf.split(b"\n")
-        self._pending = lines.pop()
-        return self._lines(lines)
+        end = buf.rfind(b"\n")
+        if end < 0:
+            self._pending = buf
+            return []
+        self._pending = buf[end + 1 :]
+        # Only whole lines are decoded, so no UTF-8 character is cut; one decode per chunk
+        # instead of one per line is most of this decoder's speed.
+        return self._lines(buf[:end].decode("utf-8", errors="replace").split("\n"))
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a last event without its blank line is still delivered."""
         tail = self._pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         self._pending = b""
-        lines = tail.split(b"\n") if tail else []
-        lines.append(b"")
+        lines = tail.decode("utf-8", errors="replace").split("\n") if tail else []
+        lines.append("")
         return self._lines(lines)
 
-    def _lines(self, lines: list[bytes]) -> list[SSEEvent]:
+    def _lines(self, lines: list[str]) -> list[SSEEvent]:
         events: list[SSEEvent] = []
-        for raw in lines:
-            if not raw:
-                if self._data:
-                    events.append(SSEEvent(self._event or "message", "\n".join(self._data)))
-                self._event = ""
-                self._data = []
-                continue
-            if raw[0] == 58:  # b":" starts a comment
-                continue
-            line = raw.decode("utf-8", errors="replace")
-            name, sep, value = line.partition(":")
-            if sep and value[:1] == " ":
-                value = value[1:]
-            if name == "data":
-                self._data.append(value)
-            elif name == "event":
-                self._event = value
-            # `id` and `retry` mean nothing for a one-shot API stream.
+        event, data = self._event, self._data  # locals: this loop runs three times per event
+        for line in lines:
+            if not line:
+                if data is not None:
+                    events.append(SSEEvent(event or "message", data))
+                event, data = "", None
+            # The two fields every API event has go first; the general rule below covers them too.
+            elif line.startswith("data: "):
+                data = line[6:] if data is None else f"{data}\n{line[6:]}"
+            elif line.startswith("event: "):
+                event = line[7:]
+            elif line[0] != ":":  # a line starting with a colon is a comment
+                name, sep, value = line.partition(":")
+                if sep and value[:1] == " ":
+                    value = value[1:]
+                if name == "data":
+                    data = value if data is None else f"{data}\n{value}"
+                elif name == "event":
+                    event = value
+                # `id` and `retry` mean nothing for a one-shot API stream.
+        self._event, self._data = event, data
         return events

@@ -28,7 +28,7 @@ class Persona:
     description: str
     template: str
     variables: tuple[Variable, ...] = ()
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     max_tokens: int = 1024
     temperature: float | None = 0.3
     stop_sequences: tuple[str, ...] = ()

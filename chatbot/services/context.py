@@ -12,9 +12,9 @@ from chatbot.llm import Turn
 
 # Context windows by model family, as data. Unknown models get the conservative default.
 CONTEXT_WINDOWS: dict[str, int] = {
-    "claude-opus-4": 200_000,
-    "claude-sonnet-4": 200_000,
-    "claude-haiku-4": 200_000,
+    "claude-opus-": 200_000,
+    "claude-sonnet-": 200_000,
+    "claude-haiku-": 200_000,
     "claude-3": 200_000,
 }
 DEFAULT_CONTEXT_WINDOW = 200_000

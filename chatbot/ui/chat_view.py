@@ -14,7 +14,7 @@ AVATARS = {"user": ":material/support_agent:", "assistant": ":material/smart_toy
 
 
 def reply_caption(message: Message) -> str:
-    """"claude-sonnet-4-5 · 120 in / 85 out tokens · first token 0.4 s · 2.1 s"."""
+    """"claude-sonnet-5-5 · 120 in / 85 out tokens · first token 0.4 s · 2.1 s"."""
     parts: list[str] = []
     if message.model:
         parts.append(message.model)

@@ -79,7 +79,10 @@ def test_count_tokens(client):
 def test_models(client):
     page = client.get("/v1/models").json()
     ids = [model["id"] for model in page["data"]]
-    assert ids == ["claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"]
+    from chatbot.sandbox.catalog import MODELS
+
+    assert ids == [model.id for model in MODELS]
+    assert {"claude-sonnet-5-5", "claude-sonnet-4-5", "claude-haiku-4-5"} <= set(ids)
     assert (page["has_more"], page["first_id"], page["last_id"]) == (False, ids[0], ids[-1])
     assert all(m["type"] == "model" and m["created_at"].endswith("Z") and m["display_name"] for m in page["data"])
     assert client.get("/v1/models/claude-haiku-4-5").json()["id"] == "claude-haiku-4-5"

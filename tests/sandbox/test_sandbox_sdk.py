@@ -45,7 +45,7 @@ def test_stream_stopped_by_max_tokens(sdk):
 
 def test_count_tokens_and_models(sdk):
     assert sdk.messages.count_tokens(model=MODEL, system=SYSTEM, messages=MESSAGES).input_tokens > 0
-    assert [model.id for model in sdk.models.list()][:2] == ["claude-opus-4-5", "claude-sonnet-4-5"]
+    assert [model.id for model in sdk.models.list()][:2] == ["claude-sonnet-5-5", "claude-haiku-5-5"]
     assert sdk.models.retrieve("claude-haiku-4-5").display_name == "Claude Haiku 4.5"
 
 

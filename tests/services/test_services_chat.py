@@ -59,7 +59,7 @@ def test_a_turn_is_stored_with_usage_and_one_api_call(service, sandbox):
     user, reply = transcript(service, generation.conversation_id)
     assert (user.role, user.content, user.position) == ("user", "Where is order 1042?", 0)
     assert reply.status == "complete" and reply.content == text and reply.position == 1
-    assert reply.model == "claude-sonnet-4-5" and reply.stop_reason == "end_turn"
+    assert reply.model == "claude-sonnet-5-5" and reply.stop_reason == "end_turn"
     assert reply.input_tokens > 0 and reply.output_tokens > 0
     assert reply.request_id.startswith("req_") and reply.total_ms >= reply.ttft_ms > 0
     (call,) = calls(service)
