@@ -3,12 +3,11 @@ read once from the environment or `.env`. The configuration table in README.md l
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
+from chatbot.env import positive, read_env
 
 
 @dataclass(frozen=True)
@@ -27,38 +26,21 @@ class AppSettings:
     max_generations: int = 32
 
 
-def _env(environ: Mapping[str, str] | None, dotenv_path: str | None) -> dict[str, str]:
-    env: dict[str, str] = {}
-    if dotenv_path and os.path.exists(dotenv_path):
-        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
-    return env
-
-
 def load_app_settings(
     environ: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env"
 ) -> AppSettings:
-    env = _env(environ, dotenv_path)
-
-    def integer(name: str, default: int | None) -> int | None:
-        raw = (env.get(name) or "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {raw!r}")
-        return value
-
+    env = read_env(environ, dotenv_path)
     data_dir = Path(env.get("CHATBOT_DATA_DIR") or "data").expanduser().resolve()
     database_url = env.get("CHATBOT_DATABASE_URL") or f"sqlite:///{data_dir / 'chatbot.db'}"
     delay = (env.get("CHATBOT_SANDBOX_DELAY_MS") or "").strip()
+    try:
+        sandbox_delay = float(delay) if delay else 15.0
+    except ValueError:
+        raise ValueError(f"CHATBOT_SANDBOX_DELAY_MS must be a number, got {delay!r}") from None
     return AppSettings(
         database_url=database_url,
         data_dir=data_dir,
-        max_input_chars=integer("CHATBOT_MAX_INPUT_CHARS", 20_000) or 20_000,
-        context_tokens=integer("CHATBOT_CONTEXT_TOKENS", None),
-        sandbox_delay_ms=float(delay) if delay else 15.0,
+        max_input_chars=positive(env, "CHATBOT_MAX_INPUT_CHARS", 20_000, int),
+        context_tokens=positive(env, "CHATBOT_CONTEXT_TOKENS", 0, int) or None,
+        sandbox_delay_ms=max(0.0, sandbox_delay),
     )

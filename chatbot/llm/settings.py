@@ -6,11 +6,10 @@ The key is wrapped in `Secret` the moment it is read, so the only way to see it 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from dotenv import dotenv_values
+from chatbot.env import positive, read_env
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -90,26 +89,12 @@ def load_client_settings(
 ) -> ClientSettings:
     """Read settings from the environment, falling back to a `.env` file.
 
-    The environment wins over `.env`, as with the official SDK and python-dotenv's default.
-    `.env` is read into a dict, never into `os.environ`, so the key does not leak to
-    subprocesses or to code that dumps the environment.
+    The environment wins over `.env` (see `chatbot.env.read_env`).
     """
-    env: dict[str, str] = {}
-    if dotenv_path and os.path.exists(dotenv_path):
-        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+    env = read_env(environ, dotenv_path)
 
     def number(name: str, default: float) -> float:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {raw!r}")
-        return value
+        return positive(env, name, default, float)
 
     defaults = Timeouts()
     timeouts = Timeouts(
@@ -118,7 +103,7 @@ def load_client_settings(
         write=defaults.write,
         total=number("CHATBOT_TOTAL_TIMEOUT", defaults.total),
     )
-    attempts = int(number("CHATBOT_MAX_ATTEMPTS", 3))
+    attempts = positive(env, "CHATBOT_MAX_ATTEMPTS", 3, int)
     base_url = (env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"ANTHROPIC_BASE_URL must start with http:// or https://, got {base_url!r}")

@@ -114,13 +114,7 @@ class ChatService:
                 store.set_auto_title(
                     session=session, conversation_id=conversation.id, first_message=text
                 )
-            reply = store.add_message(
-                session=session,
-                conversation_id=conversation.id,
-                role="assistant",
-                content="",
-                status=store.MessageStatus.STREAMING,
-            )
+            reply = self._new_reply(session, conversation.id)
         return self._generate(conversation, reply.id, owner)
 
     def retry(self, *, conversation_id: int, owner: str) -> Generation:
@@ -144,16 +138,21 @@ class ChatService:
                     stop_reason=None,
                 )
             else:
-                reply = store.add_message(
-                    session=session,
-                    conversation_id=conversation.id,
-                    role="assistant",
-                    content="",
-                    status=store.MessageStatus.STREAMING,
-                )
+                reply = self._new_reply(session, conversation.id)
         return self._generate(conversation, reply.id, owner)
 
     # -- internals ------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_reply(session: Any, conversation_id: int) -> store.Message:
+        """The empty row a reply streams into; it exists before the call is made."""
+        return store.add_message(
+            session=session,
+            conversation_id=conversation_id,
+            role="assistant",
+            content="",
+            status=store.MessageStatus.STREAMING,
+        )
 
     def _busy(self) -> ConversationBusy:
         return ConversationBusy(
