@@ -12,12 +12,14 @@ from chatbot.ui.sidebar import conversation_sidebar
 
 runtime = get_runtime()
 current = state.conversation_id()
+# The reply in progress first, then the messages: a reply that ends in between is already
+# saved when it stops being active, so it is never shown as stuck "still being written".
+generation = runtime.chat.active(current) if current else None
 transcript = runtime.conversations.transcript(current) if current else None
 if current and transcript is None:
     st.warning("That conversation no longer exists; here is a new one.", icon=":material/info:")
     state.open_conversation(None)
-    current = None
-generation = runtime.chat.active(current) if current else None
+    current = generation = None
 
 prompt = st.chat_input(
     "Type the customer's question or your reply…",

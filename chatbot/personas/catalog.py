@@ -70,7 +70,7 @@ SUPPORT = Persona(
         "Answer in short paragraphs or numbered steps, using Markdown."
     ),
     variables=(
-        Variable("company_name", "Company name", default="Acme Co.", required=True),
+        Variable("company_name", "Company name", default="Acme", required=True),
         Variable("agent_name", "Assistant's name", default="Alex", required=True),
     ),
     greeting="Hi! I'm the support assistant. Paste the customer's question to get started.",

@@ -5,13 +5,12 @@ Functions flush but never commit: the session's ``with`` block is the unit of wo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
 
 from chatbot.store.errors import NotFoundError
-from chatbot.store.models import DEFAULT_TITLE, Conversation, utc_now
+from chatbot.store.models import Conversation, utc_now
 
 MAX_TITLE_LENGTH = 200
 AUTO_TITLE_LENGTH = 60

@@ -68,7 +68,7 @@ def test_persona_refuses_undeclared_variables():
 
 def test_default_persona_renders_with_defaults_and_overrides():
     persona = get_persona(None)
-    assert "Acme Co." in persona.system_prompt()
+    assert "support assistant for Acme." in persona.system_prompt()
     prompt = persona.system_prompt({"company_name": "Globex", "agent_name": " "})
     assert "for Globex." in prompt and "Your name is Alex." in prompt
     assert get_persona("no-such-persona").key == persona.key

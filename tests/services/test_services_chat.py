@@ -66,7 +66,7 @@ def test_a_turn_is_stored_with_usage_and_one_api_call(service, sandbox):
     assert (call.outcome, call.purpose, call.owner, call.message_id) == ("ok", "chat", "ana", reply.id)
     assert call.output_tokens == reply.output_tokens and call.attempts == 1
     body = sandbox.state.requests()[-1]["body"]
-    assert "Acme Co." in body["system"]
+    assert "support assistant for Acme." in body["system"]
     assert body["metadata"]["user_id"] != "ana"  # opaque, not the agent's name
 
 

@@ -3,8 +3,10 @@ shared loopback sandbox, built fresh from the environment it sets."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -37,6 +39,21 @@ def new_app(app_env):
         at = AppTest.from_file(APP, default_timeout=30)
         for key, value in (query or {}).items():
             at.query_params[key] = value
-        return at.run()
+        at.run()
+        assert not at.exception, at.exception
+        return at
 
     return make
+
+
+@pytest.fixture
+def db(app_env):
+    """Plain SQL on the test's database file, independent of the app's own store code."""
+    path = app_env / "data" / "chatbot.db"
+
+    def query(sql: str, *params: Any) -> list[tuple]:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    query.path = path  # type: ignore[attr-defined]
+    return query

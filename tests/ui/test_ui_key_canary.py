@@ -1,0 +1,178 @@
+"""The API key reaches the API and nothing else (DESIGN.md, "The backend client"): not the
+database, session state, logs, exceptions, reprs or the page, even when calls fail.
+
+A unique canary key is used with a sandbox that accepts only that key, so a reply proves
+the key was sent, and any copy of the canary anywhere else is a leak."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator
+
+import pytest
+from ui_helpers import conversation_id, send, walk
+
+from chatbot.llm import ChatRequest, LLMError, Turn
+from chatbot.personas import get_persona
+from chatbot.sandbox import SandboxServer
+from chatbot.ui.resources import get_runtime
+
+CANARY = f"sk-ant-canary-{uuid.uuid4()}"
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # format() adds the traceback text of exc_info and stack_info too.
+        self.lines.append(self.format(record))
+        self.lines.append(repr(record.args))
+
+
+@pytest.fixture
+def everything_logged() -> Iterator[Capture]:
+    """Every logger at DEBUG, each record captured however its logger is configured."""
+    capture = Capture()
+    saved: dict[logging.Logger, int] = {}
+    attached: list[logging.Logger] = []
+
+    def debug_everything() -> None:
+        loggers = [logging.getLogger()] + [
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ]
+        for logger in loggers:
+            saved.setdefault(logger, logger.level)
+            logger.setLevel(logging.DEBUG)
+            # Streamlit's loggers do not propagate: attach to them directly.
+            if (logger.name == "root" or not logger.propagate) and capture not in logger.handlers:
+                logger.addHandler(capture)
+                attached.append(logger)
+
+    capture.debug_everything = debug_everything  # type: ignore[attr-defined]
+    debug_everything()
+    yield capture
+    for logger in attached:
+        logger.removeHandler(capture)
+    for logger, level in saved.items():
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def canary_sandbox():
+    with SandboxServer(delay_ms=0, api_key=CANARY) as server:
+        yield server
+
+
+def error_texts(error: BaseException) -> Iterator[str]:
+    """Everything an exception could show: its chain, args, attributes and traceback."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield str(current)
+        yield repr(current)
+        yield repr(current.args)
+        yield repr(vars(current)) if hasattr(current, "__dict__") else ""
+        if isinstance(current, LLMError):
+            yield current.user_message
+        current = current.__cause__ or current.__context__
+    yield "".join(traceback.format_exception(error))
+
+
+def leaks(texts: Iterable[str]) -> list[str]:
+    return [text for text in texts if CANARY in text]
+
+
+def test_the_scan_finds_the_canary_when_it_is_there():
+    # The checks below can fail: the same scan flags a planted copy.
+    assert leaks(["x", f"key={CANARY}!"]) == [f"key={CANARY}!"]
+    assert CANARY.encode() in f"...{CANARY}...".encode()
+
+
+def test_the_api_key_never_leaks(new_app, db, monkeypatch, canary_sandbox, everything_logged, app_env):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", canary_sandbox.base_url)
+    faults = canary_sandbox.state
+
+    at = new_app()
+    everything_logged.debug_everything()  # loggers created while the runtime was built
+    runtime = get_runtime()
+
+    send(at, "I need a refund for order 1042")
+    cid = conversation_id(at)
+    faults.add_faults([{"kind": "status", "status": 529}] * 2)
+    send(at, "They also want to know where order #1043 is.")
+    assert "overloaded" in at.chat_message[3].error[0].value
+    at.button(key=next(b.key for b in at.main.button if b.label == "Retry")).click().run()
+    faults.add_faults([{"kind": "drop", "after": 3}])
+    send(at, "Anything else they should know?")
+    faults.add_faults([{"kind": "status", "status": 401}])
+    send(at, "Thanks!")
+    assert "ANTHROPIC_API_KEY" in at.chat_message[7].error[0].value
+
+    # The same failures through the service and the client, to keep the error objects.
+    errors: list[BaseException] = []
+    faults.add_faults([{"kind": "status", "status": 401}])
+    generation = runtime.chat.send(conversation_id=cid, text="One more question.", owner="agent")
+    assert generation.wait(timeout=30)
+    errors.append(generation.error)
+    for fault in ({"kind": "status", "status": 401}, {"kind": "status", "status": 529}):
+        faults.add_faults([fault] * 2)
+        with pytest.raises(LLMError) as raised:
+            runtime.client.create(ChatRequest(model=get_persona(None).model, messages=[Turn("user", "Hi")]))
+        errors.append(raised.value)
+        faults.clear_faults()  # a 401 is not retried: its second copy is left over
+    assert [getattr(e, "status", None) for e in errors] == [401, 401, 529]
+    at.run()
+
+    # The key did reach the API: this sandbox answers only to the canary.
+    requests = faults.requests()
+    assert requests and all(r["has_key"] for r in requests)
+    assert db("SELECT status FROM message WHERE role = 'assistant' ORDER BY id") == [
+        ("complete",), ("complete",), ("partial",), ("error",), ("error",)
+    ]
+    assert "x-api-key" not in json.dumps(requests)
+
+    # ...and nowhere else.
+    data_files = sorted((app_env / "data").iterdir())
+    assert any(f.name == "chatbot.db" for f in data_files)
+    for path in data_files:  # chatbot.db, and its -wal / -shm while the engine is open
+        assert CANARY.encode() not in path.read_bytes(), path
+    state = at.session_state
+    assert not leaks([repr(dict(state.items())), repr(at.query_params)])
+    assert not leaks([repr(key) + repr(value) for key, value in state.items()])
+    assert not leaks(everything_logged.lines), "the key was logged"
+    assert len(everything_logged.lines) > 20  # DEBUG logging really was on
+    assert any(line.startswith("httpcore") for line in everything_logged.lines)
+    assert not leaks(text for error in errors for text in error_texts(error))
+    assert not leaks(error for (error,) in db("SELECT coalesce(error, '') FROM message"))
+    client = runtime.client
+    assert not leaks(
+        [
+            repr(runtime),
+            repr(runtime.settings),
+            repr(client),
+            str(client.settings),
+            repr(client.settings),
+            repr(client.settings.api_key),
+            f"{client.settings.api_key}",
+            repr(vars(client)),
+            repr(client._http.headers),
+            repr(client._http.auth),
+        ]
+    )
+    page = [str(at)] + [
+        repr(node) + (str(node.proto) if getattr(node, "proto", None) is not None else "")
+        for node in walk(at._tree)
+    ]
+    assert any("Sandbox reply" in text for text in page)  # the walk did reach the messages
+    assert not leaks(page)
+

@@ -1,0 +1,35 @@
+"""Small helpers for reading AppTest pages (imported by the ui tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    """Type into the chat input and press enter; the run returns once the reply is saved."""
+    at.chat_input(key="prompt").set_value(text).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def transcript(at: AppTest) -> list[tuple[str, str]]:
+    """(role, first markdown body) of every chat message on the page, greeting included."""
+    return [
+        (message.name, message.markdown[0].value if message.markdown else "")
+        for message in at.chat_message
+    ]
+
+
+def conversation_id(at: AppTest) -> int:
+    """The conversation open in this session, from the URL (`?c=42`)."""
+    return int(at.query_params["c"])
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every node of an AppTest element tree, blocks and elements alike."""
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from walk(child)
