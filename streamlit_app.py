@@ -1,16 +1,24 @@
 """Entry point: page config, navigation and the frame every page shares."""
 
+import logging
+
 import streamlit as st
 
-from chatbot.errors import ChatbotError
 from chatbot.ui.resources import get_runtime
 
 st.set_page_config(page_title="Support assistant", page_icon=":material/support_agent:", layout="wide")
 
 try:
     get_runtime()
-except (ChatbotError, ValueError) as error:  # bad settings: say which, not a traceback
-    st.error(f"The app could not start: {error}. Fix the setting (see README, Configuration) and reload.")
+except ValueError as error:  # a bad setting: our messages name it and say what is expected
+    st.error(f"The app could not start: {error}. Fix the setting (README, Configuration) and reload.")
+    st.stop()
+except Exception as error:  # the database or the sandbox: details go to the server log only
+    logging.getLogger("chatbot").exception("start-up failed")
+    st.error(
+        f"The app could not start ({type(error).__name__}). The server log has the details; "
+        "check CHATBOT_DATABASE_URL / CHATBOT_DATA_DIR, then reload."
+    )
     st.stop()
 
 pages = [

@@ -5,7 +5,7 @@ import streamlit as st
 from chatbot.errors import ChatbotError
 from chatbot.personas import get_persona
 from chatbot.ui import state
-from chatbot.ui.chat_view import AVATARS, render_message
+from chatbot.ui.chat_view import AVATARS, context_notice, render_message
 from chatbot.ui.conversation_header import conversation_header
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.sidebar import conversation_sidebar
@@ -48,8 +48,6 @@ if prompt is not None and prompt.strip():
     else:
         # Start over so this run's widgets (the input above all) reflect the reply in progress.
         state.open_conversation(generation.conversation_id)
-        if generation.dropped_turns:
-            state.note_dropped_turns(generation.message_id, generation.dropped_turns)
         st.rerun()
 
 if transcript is None:
@@ -90,21 +88,11 @@ if transcript is not None:
             can_retry=index == len(messages) - 1 and generation is None,
             on_retry=_retry,
         )
-        dropped = state.dropped_turns(message.id)
-        if dropped:
-            st.caption(
-                f":material/history: {dropped} earlier messages were left out of this request "
-                "to fit the model's context budget (they are still saved here)."
-            )
 
 if generation is not None:
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         if generation.dropped_turns:
-            st.info(
-                f"{generation.dropped_turns} earlier messages were left out of this request to "
-                "fit the model's context budget; they are still saved in this conversation.",
-                icon=":material/history:",
-            )
+            context_notice(generation.dropped_turns)
         if st.button("Stop", key=f"stop-{generation.message_id}", icon=":material/stop_circle:"):
             generation.cancel()
         st.write_stream(generation.deltas())

@@ -76,7 +76,11 @@ class LLMClient:
         self._http = httpx.Client(
             base_url=settings.base_url,
             auth=_ApiKeyAuth(settings.api_key),
-            headers={"anthropic-version": API_VERSION, "content-type": "application/json"},
+            headers={
+                "anthropic-version": API_VERSION,
+                "content-type": "application/json",
+                "user-agent": f"support-chatbot/0.1 httpx/{httpx.__version__}",
+            },
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.connect),
             limits=httpx.Limits(
                 max_connections=settings.max_connections,

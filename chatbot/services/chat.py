@@ -262,6 +262,7 @@ class ChatService:
         usage = reply.usage
         fields = dict(
             content=reply.text,
+            context_dropped=generation.dropped_turns or None,
             status=status,
             error=note,
             model=reply.model,

@@ -22,6 +22,7 @@ INTERRUPTED_ERROR = "The reply was interrupted (server restart). Retry to genera
 UPDATABLE_FIELDS = frozenset(
     {
         "content",
+        "context_dropped",
         "status",
         "error",
         "model",

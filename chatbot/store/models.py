@@ -152,6 +152,8 @@ class Message(SQLModel, table=True):
     request_id: str | None = None
     ttft_ms: float | None = None
     total_ms: float | None = None
+    # Turns of history left out of the request for this reply (context budget). Added in 0002.
+    context_dropped: int | None = None
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

@@ -27,6 +27,13 @@ def reply_caption(message: Message) -> str:
     return " · ".join(parts)
 
 
+def context_notice(dropped: int) -> None:
+    st.caption(
+        f":material/history: {dropped} earlier messages were left out of this request to fit "
+        "the model's context budget; they are still saved in this conversation."
+    )
+
+
 def render_message(
     message: Message, *, can_retry: bool = False, on_retry: Callable[[], None] | None = None
 ) -> None:
@@ -51,6 +58,8 @@ def render_message(
             st.button(
                 "Retry", key=f"retry-{message.id}", icon=":material/refresh:", on_click=on_retry
             )
+        if message.context_dropped:
+            context_notice(message.context_dropped)
         caption = reply_caption(message)
         if caption:
             st.caption(caption)

@@ -12,7 +12,6 @@ import streamlit as st
 _CONVERSATION = "c"
 _FLASH = "flash"
 _DRAFT = "draft"
-_NOTICES = "context_notices"
 _PENDING = "pending_prompt"
 
 
@@ -52,14 +51,6 @@ def keep_draft(text: str) -> None:
 
 def take_draft() -> str | None:
     return st.session_state.pop(_DRAFT, None)
-
-
-def note_dropped_turns(message_id: int, dropped: int) -> None:
-    st.session_state.setdefault(_NOTICES, {})[message_id] = dropped
-
-
-def dropped_turns(message_id: int) -> int:
-    return st.session_state.get(_NOTICES, {}).get(message_id, 0)
 
 
 def set_pending_prompt(text: str) -> None:

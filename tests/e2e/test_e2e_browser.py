@@ -111,3 +111,19 @@ def test_stream_reload_mid_reply_and_inert_html(page):
     page.wait_for_selector("text=Sandbox reply, turn 2", timeout=60_000)
     assert page.locator("[data-testid=stChatMessage]").count() == 4
     assert page.locator("[data-testid=stSidebar]").inner_text().count("Sandbox mode") == 1
+
+
+def test_stop_keeps_the_partial_reply_and_retry_completes_it(page):
+    page.locator("[data-testid=stSidebar] button", has_text="New conversation").click()
+    page.wait_for_selector("text=Paste the customer's question", timeout=30_000)
+    page.fill("textarea", "My invoice shows a double charge, please explain the billing.")
+    page.keyboard.press("Enter")
+    page.locator("button", has_text="Stop").click(timeout=30_000)
+
+    page.wait_for_selector("text=Stopped by the agent", timeout=30_000)
+    assert page.locator("text=Sandbox reply, turn 1").count() == 0  # it really stopped early
+    assert not page.locator("textarea").is_disabled()
+
+    page.locator("button", has_text="Retry").click()
+    page.wait_for_selector("text=Sandbox reply, turn 1", timeout=60_000)
+    assert page.locator("text=Stopped by the agent").count() == 0

@@ -24,7 +24,7 @@ EXPECTED_COLUMNS = {
         "id", "conversation_id", "position", "role", "content", "status", "error", "model",
         "input_tokens", "output_tokens", "cache_creation_input_tokens",
         "cache_read_input_tokens", "stop_reason", "request_id", "ttft_ms", "total_ms",
-        "created_at", "updated_at",
+        "context_dropped", "created_at", "updated_at",
     },
     "api_call": {
         "id", "created_at", "conversation_id", "message_id", "owner", "purpose", "model",
@@ -95,7 +95,7 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
     ]
     nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("api_call")}
     assert nullable["conversation_id"] and nullable["message_id"]
-    assert _current_revision(blank_engine) == _head() == "0001_initial"
+    assert _current_revision(blank_engine) == _head() == "0002_message_context_dropped"
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -185,3 +185,31 @@ def test_concurrent_migrate_from_processes(db_path: Path) -> None:
         assert _current_revision(engine) == _head()
     finally:
         engine.dispose()
+
+
+def test_an_old_database_keeps_its_data_when_upgraded(blank_engine: Engine) -> None:
+    """A database left at 0001 by an earlier release, with conversations in it."""
+    config = alembic_config()
+    with locked_migration_connection(blank_engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_initial")
+    with blank_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO conversation (id, title, title_locked, persona, persona_vars, owner,"
+            " created_at, updated_at, archived) VALUES (1, 'Old one', 0, 'support', '{}',"
+            " 'agent', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)"
+        ))
+        connection.execute(text(
+            "INSERT INTO message (conversation_id, position, role, content, status,"
+            " created_at, updated_at) VALUES (1, 0, 'user', 'Where is my order?', 'complete',"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        ))
+    migrate(blank_engine)
+    assert _current_revision(blank_engine) == _head()
+    with blank_engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT content, status, context_dropped FROM message")
+        ).all()
+    assert rows == [("Where is my order?", "complete", None)]
+    foreign_keys = {fk["referred_table"] for fk in inspect(blank_engine).get_foreign_keys("message")}
+    assert foreign_keys == {"conversation"}  # the batch rebuild kept the cascade's key

@@ -26,8 +26,12 @@ def app_env(tmp_path, monkeypatch, sandbox) -> Iterator[Path]:
     monkeypatch.setenv("CHATBOT_MAX_ATTEMPTS", "2")
     get_runtime.clear()
     yield tmp_path
-    runtime = get_runtime()
-    runtime.close()
+    try:
+        runtime = get_runtime()
+    except ValueError:
+        pass  # the test set a bad setting on purpose: no runtime was built
+    else:
+        runtime.close()
     get_runtime.clear()
 
 

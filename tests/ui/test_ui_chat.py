@@ -135,3 +135,13 @@ def test_input_over_the_limit_is_refused_and_kept_for_the_agent(new_app, sandbox
     assert db("SELECT count(*) FROM message") == [(0,)]
     assert db("SELECT count(*) FROM conversation") == [(0,)]
     assert sandbox.state.requests() == []
+
+
+
+def test_a_bad_setting_is_shown_not_a_traceback(new_app, monkeypatch):
+    monkeypatch.setenv("CHATBOT_READ_TIMEOUT", "soon")
+    at = new_app()
+    assert not at.exception
+    (error,) = at.error
+    assert "CHATBOT_READ_TIMEOUT must be a number" in error.value
+    assert not at.chat_input  # the app stops before any page renders

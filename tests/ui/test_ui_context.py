@@ -39,3 +39,14 @@ def test_oldest_turns_are_left_out_of_the_request_but_shown(new_app, sandbox, db
     notices = [c.value for c in at.caption if "left out" in c.value]
     assert notices, [c.value for c in at.caption]
     assert re.search(rf"\b{dropped} earlier messages were left out", notices[-1])
+
+    # The notice is stored with the reply, so it is still there after a reload.
+    stored = db(
+        "SELECT context_dropped FROM message WHERE conversation_id = ? AND role = 'assistant'"
+        " ORDER BY position DESC LIMIT 1",
+        conversation_id(at),
+    )
+    assert stored == [(dropped,)]
+    reloaded = new_app({"c": str(conversation_id(at))})
+    notices = [c.value for c in reloaded.caption if "left out" in c.value]
+    assert re.search(rf"\b{dropped} earlier messages were left out", notices[-1])
