@@ -21,8 +21,10 @@ class AppSettings:
     sandbox_delay_ms: float = 15.0
     # Seconds between saves of a reply's text while it streams: what a crash could lose.
     flush_interval: float = 1.0
-    # A "streaming" reply not saved for this long belonged to a process that died.
-    stale_after: float = 120.0
+    # Replies in progress are marked alive this often, even while waiting on a retry...
+    heartbeat_interval: float = 10.0
+    # ...so a "streaming" reply untouched for this long belonged to a process that died.
+    stale_after: float = 45.0
     max_generations: int = 32
 
 

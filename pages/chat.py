@@ -87,6 +87,7 @@ if transcript is not None:
             message,
             can_retry=index == len(messages) - 1 and generation is None,
             on_retry=_retry,
+            orphaned=runtime.chat.is_orphaned(message),
         )
 
 if generation is not None:

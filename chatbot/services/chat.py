@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Mapping
@@ -73,6 +74,35 @@ class ChatService:
         self.client = client
         self.settings = settings
         self.generations = generations
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="reply-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._heartbeat.join(timeout=5)
+
+    def _beat(self) -> None:
+        """Keep the rows of replies in progress fresh, so that a reply waiting on a retry
+        or a slow first token is never taken for one orphaned by a dead process."""
+        while not self._stopping.wait(self.settings.heartbeat_interval):
+            ids = self.generations.active_message_ids()
+            if not ids:
+                continue
+            try:
+                with store.write_session(self.engine) as session:
+                    store.touch_streaming_messages(session=session, message_ids=ids)
+            except Exception:
+                log.exception("could not mark replies in progress as alive")
+
+    def is_orphaned(self, message: store.Message) -> bool:
+        """A reply still marked "streaming" that no process has touched for too long:
+        its server stopped mid-reply. Show it as interrupted, with a way to retry."""
+        if message.status != store.MessageStatus.STREAMING:
+            return False
+        if self.generations.get(message.conversation_id) is not None:
+            return False
+        return store.utc_now() - message.updated_at > timedelta(seconds=self.settings.stale_after)
 
     # -- conversations ------------------------------------------------------------------
 
@@ -170,8 +200,7 @@ class ChatService:
         streaming = store.find_streaming_message(session=session, conversation_id=conversation_id)
         if streaming is None:
             return
-        age = store.utc_now() - streaming.updated_at
-        if age < timedelta(seconds=self.settings.stale_after):
+        if not self.is_orphaned(streaming):
             raise self._busy()
         # Left behind by a process that died mid-reply: close it and carry on.
         store.update_message(

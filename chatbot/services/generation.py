@@ -127,5 +127,9 @@ class Generations:
         with self._lock:
             return len(self._active)
 
+    def active_message_ids(self) -> list[int]:
+        with self._lock:
+            return [g.message_id for g in self._active.values()]
+
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)

@@ -40,6 +40,7 @@ class Runtime:
         return self.client.settings.sandbox
 
     def close(self) -> None:
+        self.chat.close()
         self.generations.shutdown(wait=True)
         self.client.close()
         self.engine.dispose()

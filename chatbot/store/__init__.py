@@ -35,6 +35,7 @@ from chatbot.store.messages import (
     get_message,
     list_messages,
     mark_stale_streaming_as_partial,
+    touch_streaming_messages,
     update_message,
 )
 from chatbot.store.models import (
@@ -78,6 +79,7 @@ __all__ = [
     "rename_conversation",
     "require_conversation",
     "set_auto_title",
+    "touch_streaming_messages",
     "update_message",
     "utc_now",
     "write_session",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
 from chatbot.store.conversations import require_conversation
@@ -145,10 +145,14 @@ def mark_stale_streaming_as_partial(*, session: Session, older_than: datetime) -
     now = utc_now()
     message_ids = [message_id for message_id, _ in rows]
     conversation_ids = sorted({conversation_id for _, conversation_id in rows})
+    # Some text arrived: a partial reply; none at all: a failed one.
+    status = case(
+        (Message.content == "", MessageStatus.ERROR.value), else_=MessageStatus.PARTIAL.value
+    )
     session.exec(
         update(Message)
         .where(col(Message.id).in_(message_ids))
-        .values(status=MessageStatus.PARTIAL.value, error=INTERRUPTED_ERROR, updated_at=now)
+        .values(status=status, error=INTERRUPTED_ERROR, updated_at=now)
         .execution_options(synchronize_session="fetch")
     )
     session.exec(
@@ -159,6 +163,20 @@ def mark_stale_streaming_as_partial(*, session: Session, older_than: datetime) -
     )
     session.flush()
     return len(message_ids)
+
+
+def touch_streaming_messages(*, session: Session, message_ids: list[int]) -> int:
+    """Mark replies still being written as alive (a heartbeat), so no sweep closes them
+    while they wait on a retry or a slow first token. Returns how many rows it touched."""
+    if not message_ids:
+        return 0
+    result = session.exec(
+        update(Message)
+        .where(col(Message.id).in_(message_ids), Message.status == MessageStatus.STREAMING.value)
+        .values(updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def _check_fields(fields: dict[str, Any]) -> None:

@@ -35,7 +35,11 @@ def context_notice(dropped: int) -> None:
 
 
 def render_message(
-    message: Message, *, can_retry: bool = False, on_retry: Callable[[], None] | None = None
+    message: Message,
+    *,
+    can_retry: bool = False,
+    on_retry: Callable[[], None] | None = None,
+    orphaned: bool = False,
 ) -> None:
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if message.content:
@@ -47,14 +51,19 @@ def render_message(
                 "Partial reply: " + (message.error or "the reply was cut off."),
                 icon=":material/content_cut:",
             )
+        elif message.status == "streaming" and orphaned:
+            st.warning(
+                "The reply was interrupted (the server stopped while writing it).",
+                icon=":material/content_cut:",
+            )
         elif message.status == "streaming":
             st.caption(
                 ":material/hourglass_top: This reply is still being written by another "
-                "server, or was interrupted. Reload in a moment."
+                "server. Reload in a moment."
             )
         elif message.status == "error":
             st.error(message.error or "The assistant could not answer.", icon=":material/error:")
-        if can_retry and message.status in ("partial", "error"):
+        if can_retry and (message.status in ("partial", "error") or orphaned):
             st.button(
                 "Retry", key=f"retry-{message.id}", icon=":material/refresh:", on_click=on_retry
             )

@@ -33,6 +33,7 @@ def build_service(tmp_path, base_url: str, **overrides) -> ChatService:
 def service(tmp_path, sandbox):
     chat = build_service(tmp_path, sandbox.base_url)
     yield chat
+    chat.close()
     chat.generations.shutdown()
     chat.client.close()
     chat.engine.dispose()
@@ -200,3 +201,47 @@ def test_a_broken_persona_template_fails_the_reply_not_the_message(service, sand
     user, reply = transcript(service, conversation.id)
     assert user.content == "hi" and reply.status == "error" and "missing_value" in reply.error
     assert sandbox.state.requests() == []
+
+
+def test_replies_waiting_on_the_api_are_kept_alive_by_the_heartbeat(tmp_path, sandbox):
+    chat = build_service(tmp_path, sandbox.base_url, heartbeat_interval=0.05)
+    beats: list[str] = []
+
+    @event.listens_for(chat.engine, "before_cursor_execute")
+    def spy(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE message SET updated_at"):
+            beats.append(statement)
+
+    sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 0.5}])
+    generation = chat.send(conversation_id=None, text="hello", owner="a")
+    (reply,) = [m for m in transcript(chat, generation.conversation_id) if m.role == "assistant"]
+    assert not chat.is_orphaned(reply)
+    finish(generation)
+    assert len(beats) >= 2  # no text arrived for 0.5 s, yet the row was touched
+    chat.close()
+    chat.generations.shutdown()
+    chat.client.close()
+
+
+def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
+    from sqlalchemy import text
+
+    conversation = service.start_conversation(owner="a")
+    with store.write_session(service.engine) as session:
+        store.add_message(session=session, conversation_id=conversation.id, role="user", content="hi")
+        orphan = store.add_message(
+            session=session, conversation_id=conversation.id, role="assistant",
+            content="half of it", status="streaming",
+        )
+    assert not service.is_orphaned(orphan)  # just written: could be another server's
+    with service.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE message SET updated_at = '2026-01-01 00:00:00' WHERE id = :id"),
+            {"id": orphan.id},
+        )
+    (stale,) = [m for m in transcript(service, conversation.id) if m.id == orphan.id]
+    assert service.is_orphaned(stale)
+    generation = service.retry(conversation_id=conversation.id, owner="a")
+    finish(generation)
+    reply = transcript(service, conversation.id)[-1]
+    assert reply.id == orphan.id and reply.status == "complete" and reply.content != "half of it"

@@ -186,3 +186,24 @@ def test_mark_stale_streaming_as_partial(engine: Engine, conversation: Conversat
     assert closed.updated_at > cutoff and bumped.updated_at == closed.updated_at
     assert (untouched.status, untouched.error) == ("streaming", None)
     assert (finished.status, finished.updated_at) == ("complete", LONG_AGO)
+
+
+def test_sweep_marks_empty_interrupted_replies_as_errors(engine, conversation):
+    from datetime import timedelta
+
+    from chatbot.store import mark_stale_streaming_as_partial, touch_streaming_messages, utc_now
+
+    with write_session(engine) as session:
+        some = add_message(session=session, conversation_id=conversation.id, role="assistant",
+                           content="half", status="streaming")
+        none = add_message(session=session, conversation_id=conversation.id, role="assistant",
+                           content="", status="streaming")
+    with write_session(engine) as session:
+        assert touch_streaming_messages(session=session, message_ids=[some.id, none.id, 999]) == 2
+    with write_session(engine) as session:
+        assert mark_stale_streaming_as_partial(session=session, older_than=utc_now() + timedelta(seconds=1)) == 2
+    with read_session(engine) as session:
+        assert get_message(session=session, message_id=some.id).status == "partial"
+        assert get_message(session=session, message_id=none.id).status == "error"
+    with write_session(engine) as session:  # closed replies are not kept alive
+        assert touch_streaming_messages(session=session, message_ids=[some.id]) == 0

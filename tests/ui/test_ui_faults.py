@@ -83,3 +83,29 @@ def test_a_rejected_key_tells_an_admin_and_is_never_retried(new_app, sandbox, db
     assert "An admin needs to check ANTHROPIC_API_KEY" in error
     assert transcript(at)[0] == ("user", "Hello?")
     assert stored(db, conversation_id(at))[1][2] == "error"
+
+
+def test_a_reply_cut_off_by_a_server_restart_is_shown_as_interrupted(new_app, sandbox, db):
+    import sqlite3
+
+    at = new_app()
+    send(at, "Where is order #1042?")
+    cid = conversation_id(at)
+    # What a server killed mid-reply leaves behind: a "streaming" row nobody touches.
+    with sqlite3.connect(db.path) as connection:
+        connection.execute(
+            "UPDATE message SET status = 'streaming', content = 'Let me check', "
+            "updated_at = '2026-01-01 00:00:00' WHERE conversation_id = ? AND position = 1",
+            (cid,),
+        )
+
+    reloaded = new_app({"c": str(cid)})
+
+    reply = reloaded.chat_message[1]
+    assert "interrupted" in reply.warning[0].value
+    assert not reloaded.chat_input(key="prompt").disabled
+    (message_id,) = db("SELECT id FROM message WHERE conversation_id = ? AND position = 1", cid)[0]
+    reloaded.button(key=f"retry-{message_id}").click().run()
+    assert not reloaded.exception
+    assert stored(db, cid)[1][2] == "complete"
+    assert "Sandbox reply" in transcript(reloaded)[1][1]
