@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -14,6 +16,28 @@ from chatbot.errors import InputError, NotFoundError
 class Transcript:
     conversation: store.Conversation
     messages: list[store.Message]
+
+
+def group_by_recency(
+    conversations: Sequence[store.Conversation], now: datetime
+) -> list[tuple[str, list[store.Conversation]]]:
+    """Sidebar sections as chat apps have them: Today, Yesterday, Previous 7 days, Older.
+    Keeps the given (newest-first) order; empty sections are left out."""
+    today = now.date()
+    sections: dict[str, list[store.Conversation]] = {
+        "Today": [], "Yesterday": [], "Previous 7 days": [], "Older": []
+    }
+    for conversation in conversations:
+        day = conversation.updated_at.astimezone(now.tzinfo).date()
+        if day >= today:
+            sections["Today"].append(conversation)
+        elif day == today - timedelta(days=1):
+            sections["Yesterday"].append(conversation)
+        elif day > today - timedelta(days=8):
+            sections["Previous 7 days"].append(conversation)
+        else:
+            sections["Older"].append(conversation)
+    return [(label, items) for label, items in sections.items() if items]
 
 
 class Conversations:

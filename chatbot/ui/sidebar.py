@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatbot.services.conversations import group_by_recency
 from chatbot.services.runtime import Runtime
+from chatbot.store import utc_now
 
 from . import state
 from .safe_markdown import safe_markdown
@@ -39,13 +41,15 @@ def conversation_sidebar(runtime: Runtime, current: int | None) -> None:
         conversations = runtime.conversations.list(owner=state.owner(), search=query)
         if not conversations:
             st.caption("No conversation matches." if query else "No conversations yet.")
-        for conversation in conversations:
-            st.button(
-                safe_markdown(conversation.title),
-                key=f"open-{conversation.id}",
-                type="primary" if conversation.id == current else "tertiary",
-                help=f"Updated {conversation.updated_at:%Y-%m-%d %H:%M} UTC",
-                use_container_width=True,
-                on_click=_open,
-                args=(conversation.id,),
-            )
+        for label, section in group_by_recency(conversations, utc_now()):
+            st.caption(label)
+            for conversation in section:
+                st.button(
+                    safe_markdown(conversation.title),
+                    key=f"open-{conversation.id}",
+                    type="primary" if conversation.id == current else "tertiary",
+                    help=f"Updated {conversation.updated_at:%Y-%m-%d %H:%M} UTC",
+                    use_container_width=True,
+                    on_click=_open,
+                    args=(conversation.id,),
+                )
