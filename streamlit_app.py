@@ -21,7 +21,8 @@ except Exception as error:  # the database or the sandbox: details go to the ser
     )
     st.stop()
 
-pages = [
-    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-]
+pages = {
+    "Support": [st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
+    "Admin": [st.Page("pages/personas.py", title="Personas", icon=":material/badge:")],
+}
 st.navigation(pages).run()

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from chatbot.errors import ChatbotError
-from chatbot.personas import get_persona
 from chatbot.ui import state
+from chatbot.ui.case_details import greeting_and_suggestions, new_conversation_panel
 from chatbot.ui.chat_view import AVATARS, context_notice, render_message
 from chatbot.ui.conversation_header import conversation_header
 from chatbot.ui.resources import get_runtime
@@ -38,10 +38,22 @@ def _retry() -> None:
         state.flash("error", error.user_message)
 
 
+if transcript is None:
+    new_persona, new_details = new_conversation_panel(runtime)
+else:
+    new_persona, new_details = None, None
+    conversation_header(runtime, transcript.conversation, busy=generation is not None)
+
 prompt = prompt or state.take_pending_prompt()
 if prompt is not None and prompt.strip():
     try:
-        generation = runtime.chat.send(conversation_id=current, text=prompt, owner=state.owner())
+        generation = runtime.chat.send(
+            conversation_id=current,
+            text=prompt,
+            owner=state.owner(),
+            persona=new_persona,
+            variables=new_details,
+        )
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         state.keep_draft(prompt)
@@ -49,23 +61,6 @@ if prompt is not None and prompt.strip():
         # Start over so this run's widgets (the input above all) reflect the reply in progress.
         state.open_conversation(generation.conversation_id)
         st.rerun()
-
-if transcript is None:
-    persona = get_persona(None)
-    st.title(persona.name, anchor=False)
-    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
-        st.markdown(persona.greeting)
-    columns = st.columns(len(persona.suggestions))
-    for column, suggestion in zip(columns, persona.suggestions):
-        column.button(
-            suggestion,
-            key=f"suggest-{suggestion}",
-            use_container_width=True,
-            on_click=state.set_pending_prompt,
-            args=(suggestion,),
-        )
-else:
-    conversation_header(runtime, transcript.conversation, busy=generation is not None)
 
 conversation_sidebar(runtime, current)
 
@@ -77,6 +72,9 @@ draft = state.take_draft()
 if draft:
     st.info("Your message was not sent. Here it is, to copy and send again:", icon=":material/draft:")
     st.code(draft, language=None, wrap_lines=True)
+
+if transcript is not None and not transcript.messages:
+    greeting_and_suggestions(runtime.conversations.persona_of(transcript.conversation).spec)
 
 if transcript is not None:
     messages = transcript.messages

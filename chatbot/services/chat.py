@@ -23,13 +23,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
 from chatbot.llm import ChatRequest, LLMClient, LLMError, Reply
-from chatbot.personas import DEFAULT_PERSONA, get_persona
 
-from .context import fit_history, history_budget, turns_from_messages
+from .context import build_request, fit_history, history_budget, turns_from_messages
+from .conversations import create_with_persona, default_persona_key
 from .generation import Generation, Generations
+from .personas import PersonaService, ResolvedPersona
 
 log = logging.getLogger("chatbot.chat")
 
@@ -69,11 +71,13 @@ class ChatService:
         client: LLMClient,
         settings: AppSettings,
         generations: Generations,
+        personas: PersonaService,
     ) -> None:
         self.engine = engine
         self.client = client
         self.settings = settings
         self.generations = generations
+        self.personas = personas
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="reply-heartbeat", daemon=True)
         self._heartbeat.start()
@@ -104,35 +108,38 @@ class ChatService:
             return False
         return store.utc_now() - message.updated_at > timedelta(seconds=self.settings.stale_after)
 
-    # -- conversations ------------------------------------------------------------------
-
-    def start_conversation(
-        self, *, owner: str, persona: str = DEFAULT_PERSONA, variables: Mapping[str, str] | None = None
-    ) -> store.Conversation:
-        chosen = get_persona(persona)
-        with store.write_session(self.engine) as session:
-            return store.create_conversation(
-                session=session, persona=chosen.key, persona_vars=dict(variables or {}), owner=owner
-            )
+    # -- one turn -------------------------------------------------------------------------
 
     def active(self, conversation_id: int) -> Generation | None:
         generation = self.generations.get(conversation_id)
         return generation if generation is not None and not generation.done else None
 
-    # -- one turn -------------------------------------------------------------------------
-
-    def send(self, *, conversation_id: int | None, text: str, owner: str) -> Generation:
+    def send(
+        self,
+        *,
+        conversation_id: int | None,
+        text: str,
+        owner: str,
+        persona: str | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> Generation:
         """Commit the agent's message, then start the reply in the background.
 
-        With `conversation_id=None` a new conversation is created for the message.
+        With `conversation_id=None` a new conversation is created for the message, with
+        `persona` (default: the agent's last used one) and its case details `variables`.
         """
         text = clean_message(text, max_chars=self.settings.max_input_chars)
         if conversation_id is not None and self.active(conversation_id):
             raise self._busy()
+        chosen = None
+        if conversation_id is None:
+            chosen = self.personas.published(
+                persona or default_persona_key(self.engine, self.personas, owner)
+            )
         with store.write_session(self.engine) as session:
-            if conversation_id is None:
-                conversation = store.create_conversation(
-                    session=session, persona=DEFAULT_PERSONA, owner=owner
+            if chosen is not None:
+                conversation = create_with_persona(
+                    session, chosen, owner=owner, variables=variables
                 )
             else:
                 conversation = self._conversation(session, conversation_id)
@@ -210,9 +217,21 @@ class ChatService:
             error=store.INTERRUPTED_ERROR,
         )
 
+    def _persona(self, conversation: store.Conversation) -> ResolvedPersona:
+        """The exact persona version this conversation uses; one started before versions
+        were recorded is pinned to the published version on its next turn."""
+        if conversation.persona_version is not None:
+            return self.personas.version(conversation.persona, conversation.persona_version)
+        resolved = self.personas.published(conversation.persona)
+        with store.write_session(self.engine) as session:
+            set_conversation_persona(
+                session=session, conversation_id=conversation.id, persona_version=resolved.number
+            )
+        return resolved
+
     def _generate(self, conversation: store.Conversation, reply_id: int, owner: str) -> Generation:
-        persona = get_persona(conversation.persona)
         try:
+            persona = self._persona(conversation).spec
             system = persona.system_prompt(conversation.persona_vars)
         except ChatbotError as error:
             self._fail_before_call(reply_id, error)
@@ -227,14 +246,8 @@ class ChatService:
                 persona.model, persona.max_tokens, self.settings.context_tokens
             ),
         )
-        request = ChatRequest(
-            model=persona.model,
-            messages=fitted.turns,
-            max_tokens=persona.max_tokens,
-            system=system,
-            temperature=persona.temperature,
-            stop_sequences=persona.stop_sequences,
-            metadata={"user_id": _opaque_user(owner)},
+        request = build_request(
+            persona, system=system, turns=fitted.turns, metadata={"user_id": _opaque_user(owner)}
         )
         generation = Generation(conversation.id, reply_id, dropped_turns=fitted.dropped)
         return self.generations.start(generation, lambda g: self._run(g, request, owner=owner))

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatbot.llm import Turn
+from chatbot.llm import ChatRequest, Turn
+from chatbot.personas import PersonaSpec
 
 # Context windows by model family, as data. Unknown models get the conservative default.
 CONTEXT_WINDOWS: dict[str, int] = {
@@ -93,3 +94,22 @@ def history_budget(model: str, max_tokens: int, configured: int | None) -> int:
     if configured:
         return configured
     return context_window(model) - max_tokens
+
+
+def build_request(
+    spec: PersonaSpec,
+    *,
+    system: str,
+    turns: Sequence[Turn],
+    metadata: dict[str, str] | None = None,
+) -> ChatRequest:
+    """The Messages API call for a persona version: its model and sampling settings."""
+    return ChatRequest(
+        model=spec.model,
+        messages=list(turns),
+        max_tokens=spec.max_tokens,
+        system=system,
+        temperature=spec.temperature,
+        stop_sequences=spec.stop_sequences,
+        metadata=metadata,
+    )

@@ -22,6 +22,8 @@ from chatbot.llm import LLMClient, load_client_settings
 from .chat import ChatService
 from .conversations import Conversations
 from .generation import Generations
+from .personas import PersonaService
+from .scratch import ScratchChat
 
 log = logging.getLogger("chatbot.runtime")
 
@@ -34,6 +36,8 @@ class Runtime:
     generations: Generations
     chat: ChatService
     conversations: Conversations
+    personas: PersonaService
+    scratch: ScratchChat
 
     @property
     def sandbox_mode(self) -> bool:
@@ -68,6 +72,21 @@ def build_runtime(
     if closed:
         log.warning("closed %d replies interrupted by an earlier shutdown", closed)
     client = LLMClient(client_settings)
+    personas = PersonaService(engine, client)
+    seeded = personas.seed_defaults()
+    if seeded:
+        log.info("seeded %d shipped personas", seeded)
     generations = Generations(max_workers=settings.max_generations)
-    chat = ChatService(engine=engine, client=client, settings=settings, generations=generations)
-    return Runtime(settings, engine, client, generations, chat, Conversations(engine))
+    chat = ChatService(
+        engine=engine, client=client, settings=settings, generations=generations, personas=personas
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        client=client,
+        generations=generations,
+        chat=chat,
+        conversations=Conversations(engine, personas),
+        personas=personas,
+        scratch=ScratchChat(client),
+    )

@@ -1,4 +1,5 @@
-"""Storage: conversations, messages and API-call records in SQLModel (SQLite or PostgreSQL).
+"""Storage: conversations, messages, API-call records and versioned personas in SQLModel
+(SQLite or PostgreSQL).
 
     engine = make_engine(database_url_from_env())   # once per process
     migrate(engine)                                 # at every start; idempotent
@@ -46,7 +47,24 @@ from chatbot.store.models import (
     Message,
     MessageRole,
     MessageStatus,
+    Persona,
+    PersonaVersion,
     utc_now,
+)
+from chatbot.store.personas import (
+    add_persona_version,
+    create_persona,
+    get_persona,
+    get_persona_by_key,
+    get_persona_version,
+    latest_persona_version,
+    latest_version_numbers,
+    list_persona_versions,
+    list_personas,
+    persona_keys_like,
+    require_persona,
+    set_persona_archived,
+    set_published_version,
 )
 
 __all__ = [
@@ -59,26 +77,41 @@ __all__ = [
     "MessageRole",
     "MessageStatus",
     "NotFoundError",
+    "Persona",
+    "PersonaVersion",
     "add_message",
+    "add_persona_version",
     "archive_conversation",
     "auto_title",
     "create_conversation",
+    "create_persona",
     "database_url_from_env",
     "delete_conversation",
     "find_streaming_message",
     "get_conversation",
     "get_message",
+    "get_persona",
+    "get_persona_by_key",
+    "get_persona_version",
+    "latest_persona_version",
+    "latest_version_numbers",
     "list_api_calls",
     "list_conversations",
     "list_messages",
+    "list_persona_versions",
+    "list_personas",
     "make_engine",
     "mark_stale_streaming_as_partial",
     "migrate",
+    "persona_keys_like",
     "read_session",
     "record_api_call",
     "rename_conversation",
     "require_conversation",
+    "require_persona",
     "set_auto_title",
+    "set_persona_archived",
+    "set_published_version",
     "touch_streaming_messages",
     "update_message",
     "utc_now",

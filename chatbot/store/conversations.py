@@ -24,11 +24,13 @@ def create_conversation(
     persona_vars: Mapping[str, str] | None = None,
     owner: str = "agent",
     title: str | None = None,
+    persona_version: int | None = None,
 ) -> Conversation:
     """A new conversation; an explicit title counts as chosen and is locked."""
     now = utc_now()
     conversation = Conversation(
         persona=persona,
+        persona_version=persona_version,
         persona_vars={str(k): str(v) for k, v in (persona_vars or {}).items()},
         owner=owner,
         created_at=now,
@@ -82,6 +84,24 @@ def rename_conversation(*, session: Session, conversation_id: int, title: str) -
     conversation = require_conversation(session=session, conversation_id=conversation_id)
     conversation.title = _clean_title(title)
     conversation.title_locked = True
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def set_conversation_persona(
+    *,
+    session: Session,
+    conversation_id: int,
+    persona_vars: Mapping[str, str] | None = None,
+    persona_version: int | None = None,
+) -> Conversation:
+    """Change the case details (persona variables) or pin the persona version in use."""
+    conversation = require_conversation(session=session, conversation_id=conversation_id)
+    if persona_vars is not None:
+        conversation.persona_vars = {str(k): str(v) for k, v in persona_vars.items()}
+    if persona_version is not None:
+        conversation.persona_version = persona_version
     session.add(conversation)
     session.flush()
     return conversation

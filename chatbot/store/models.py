@@ -1,4 +1,5 @@
-"""Table models: conversations, their messages, and one record per API call.
+"""Table models: conversations, their messages, one record per API call, and personas
+with their immutable versions.
 
 Enum-like columns are plain strings in the database (adding a value never needs a
 table rebuild on SQLite); the allowed values live once, in the StrEnums below, and
@@ -210,3 +211,49 @@ class ApiCall(SQLModel, table=True):
     request_id: str | None = None
     cache_hit: bool = Field(default=False, nullable=False)
     cost_usd: float | None = None
+
+
+class Persona(SQLModel, table=True):
+    """A persona's identity and state; its content lives in its versions.
+
+    `name` and `description` copy the latest version's, so lists need no JSON.
+    """
+
+    __tablename__ = "persona"
+    __table_args__ = (UniqueConstraint("key", name="uq_persona_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(nullable=False)  # permanent; conversations refer to it
+    name: str = Field(nullable=False)
+    description: str = Field(default="", nullable=False)
+    archived: bool = Field(default=False, nullable=False)
+    # A version NUMBER of this persona (not a persona_version.id); None: nothing published.
+    published_version: int | None = None
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class PersonaVersion(SQLModel, table=True):
+    """One immutable version of a persona: `spec` is `PersonaSpec.to_dict()`."""
+
+    __tablename__ = "persona_version"
+    __table_args__ = (
+        # Also the index for "versions of a persona" and for the cascade.
+        UniqueConstraint("persona_id", "number", name="uq_persona_version_persona_id_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    persona_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey(
+                "persona.id", ondelete="CASCADE", name="fk_persona_version_persona_id_persona"
+            ),
+            nullable=False,
+        )
+    )
+    number: int = Field(nullable=False)  # 1, 2, 3, ... per persona
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(nullable=False)
+    created_at: datetime = _timestamp()
+    note: str | None = None

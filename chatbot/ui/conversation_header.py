@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from chatbot.errors import ChatbotError
-from chatbot.personas import get_persona
 from chatbot.services.runtime import Runtime
 from chatbot.store import Conversation
 
 from . import state
+from .case_details import case_details_popover
 from .safe_markdown import safe_markdown
 
 
@@ -34,13 +34,18 @@ def _delete(runtime: Runtime, conversation_id: int) -> None:
 
 
 def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: bool) -> None:
-    persona = get_persona(conversation.persona)
-    title_column, menu_column = st.columns([0.85, 0.15], vertical_alignment="bottom")
+    persona = runtime.conversations.persona_of(conversation)
+    title_column, details_column, menu_column = st.columns(
+        [0.7, 0.15, 0.15], vertical_alignment="bottom"
+    )
     title_column.subheader(safe_markdown(conversation.title), anchor=False)
     title_column.caption(
-        f"{persona.name} · started {conversation.created_at:%Y-%m-%d %H:%M} UTC"
+        f"{safe_markdown(persona.spec.name)} · version {persona.number} · "
+        f"started {conversation.created_at:%Y-%m-%d %H:%M} UTC"
     )
-    with menu_column.popover("Manage", icon=":material/more_horiz:", use_container_width=True):
+    with details_column:
+        case_details_popover(runtime, conversation, persona.spec)
+    with menu_column.popover("Manage", icon=":material/more_horiz:", width="stretch"):
         st.text_input(
             "Title", value=conversation.title, key=f"rename-{conversation.id}", max_chars=200
         )

@@ -27,7 +27,7 @@ def conversation_sidebar(runtime: Runtime, current: int | None) -> None:
         st.button(
             "New conversation",
             icon=":material/add_comment:",
-            use_container_width=True,
+            width="stretch",
             on_click=_open,
             args=(None,),
             key="new-conversation",
@@ -49,7 +49,7 @@ def conversation_sidebar(runtime: Runtime, current: int | None) -> None:
                     key=f"open-{conversation.id}",
                     type="primary" if conversation.id == current else "tertiary",
                     help=f"Updated {conversation.updated_at:%Y-%m-%d %H:%M} UTC",
-                    use_container_width=True,
+                    width="stretch",
                     on_click=_open,
                     args=(conversation.id,),
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.personas import Persona, TemplateError, Variable, get_persona, render, variables_in
+from chatbot.personas import SUPPORT, PersonaError, PersonaSpec, TemplateError, Variable, render, variables_in
 
 
 def test_renders_variables_with_or_without_spaces():
@@ -62,20 +62,17 @@ def test_variables_in_order_of_first_use():
 
 
 def test_persona_refuses_undeclared_variables():
-    with pytest.raises(TemplateError):
-        Persona(key="x", name="X", description="", template="{{ nope }}")
+    with pytest.raises(PersonaError) as info:
+        PersonaSpec(name="X", template="{{ nope }}")
+    assert info.value.field == "template" and "nope" in info.value.problem
 
 
 def test_default_persona_renders_with_defaults_and_overrides():
-    persona = get_persona(None)
-    assert "support assistant for Acme." in persona.system_prompt()
-    prompt = persona.system_prompt({"company_name": "Globex", "agent_name": " "})
+    assert "support assistant for Acme." in SUPPORT.system_prompt()
+    prompt = SUPPORT.system_prompt({"company_name": "Globex", "agent_name": " "})
     assert "for Globex." in prompt and "Your name is Alex." in prompt
-    assert get_persona("no-such-persona").key == persona.key
 
 
 def test_values_ignore_unknown_names():
-    persona = Persona(
-        key="p", name="P", description="", template="{{ a }}", variables=(Variable("a", "A", default="1"),)
-    )
-    assert persona.values({"a": "2", "evil": "x"}) == {"a": "2"}
+    spec = PersonaSpec(name="P", template="{{ a }}", variables=(Variable("a", "A", default="1"),))
+    assert spec.values({"a": "2", "evil": "x"}) == {"a": "2"}

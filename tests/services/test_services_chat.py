@@ -14,6 +14,7 @@ from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.sandbox import SandboxServer
 from chatbot.services.chat import STOPPED_BY_AGENT, ChatService, clean_message
 from chatbot.services.generation import Generations
+from chatbot.services.personas import PersonaService
 
 WAIT = 20  # seconds; an upper bound for a background reply, never slept
 
@@ -26,7 +27,11 @@ def build_service(tmp_path, base_url: str, **overrides) -> ChatService:
     client = LLMClient(
         ClientSettings(api_key=Secret("sk-test"), base_url=base_url, max_attempts=2, backoff_initial=0.01),
     )
-    return ChatService(engine=engine, client=client, settings=settings, generations=Generations(4))
+    personas = PersonaService(engine, client)
+    personas.seed_defaults()
+    return ChatService(
+        engine=engine, client=client, settings=settings, generations=Generations(4), personas=personas
+    )
 
 
 @pytest.fixture
@@ -188,19 +193,31 @@ def test_clean_message_strips_control_characters_and_lone_surrogates():
     assert clean_message("a\x00b\x07c\r\nd\ud800", max_chars=100) == "abc\nd?"
 
 
-def test_a_broken_persona_template_fails_the_reply_not_the_message(service, sandbox, monkeypatch):
-    from chatbot.personas import catalog
+def test_required_case_details_are_asked_for_before_anything_is_stored(service, sandbox):
+    from chatbot.personas import PersonaSpec, Variable
 
-    broken = dataclasses.replace(catalog.SUPPORT)
-    object.__setattr__(broken, "template", "Hello {{ missing_value }}")
-    monkeypatch.setitem(catalog.PERSONAS, "support", broken)
-    with pytest.raises(InputError):
-        service.send(conversation_id=None, text="hi", owner="a")
+    service.personas.create(
+        PersonaSpec(
+            name="Billing desk",
+            template="You help {{ customer_name }} with invoice {{ invoice }}.",
+            variables=(Variable("customer_name", "Customer name", required=True),
+                       Variable("invoice", "Invoice number", default="unknown")),
+        ),
+        by="admin",
+        key="billing",
+    )
+    with pytest.raises(InputError) as info:
+        service.send(conversation_id=None, text="hi", owner="a", persona="billing")
+    assert "Customer name" in info.value.user_message
     with store.read_session(service.engine) as session:
-        (conversation,) = store.list_conversations(session=session)
-    user, reply = transcript(service, conversation.id)
-    assert user.content == "hi" and reply.status == "error" and "missing_value" in reply.error
-    assert sandbox.state.requests() == []
+        assert store.list_conversations(session=session) == []
+    generation = service.send(
+        conversation_id=None, text="hi", owner="a", persona="billing",
+        variables={"customer_name": "Dana"},
+    )
+    finish(generation)
+    body = sandbox.state.requests()[-1]["body"]
+    assert body["system"] == "You help Dana with invoice unknown."
 
 
 def test_replies_waiting_on_the_api_are_kept_alive_by_the_heartbeat(tmp_path, sandbox):
@@ -226,8 +243,8 @@ def test_replies_waiting_on_the_api_are_kept_alive_by_the_heartbeat(tmp_path, sa
 def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
     from sqlalchemy import text
 
-    conversation = service.start_conversation(owner="a")
     with store.write_session(service.engine) as session:
+        conversation = store.create_conversation(session=session, persona="support", owner="a")
         store.add_message(session=session, conversation_id=conversation.id, role="user", content="hi")
         orphan = store.add_message(
             session=session, conversation_id=conversation.id, role="assistant",

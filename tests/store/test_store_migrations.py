@@ -32,6 +32,13 @@ EXPECTED_COLUMNS = {
         "cache_creation_input_tokens", "cache_read_input_tokens", "ttft_ms", "total_ms",
         "attempts", "request_id", "cache_hit", "cost_usd",
     },
+    "persona": {
+        "id", "key", "name", "description", "archived", "published_version", "created_at",
+        "updated_at",
+    },
+    "persona_version": {
+        "id", "persona_id", "number", "spec", "created_by", "created_at", "note",
+    },
 }  # fmt: skip
 
 EXPECTED_INDEXES = {
@@ -45,6 +52,8 @@ EXPECTED_INDEXES = {
         ("ix_api_call_conversation_id", ("conversation_id",)),
         ("ix_api_call_message_id", ("message_id",)),
     },
+    "persona": set(),
+    "persona_version": set(),
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -54,7 +63,29 @@ EXPECTED_FOREIGN_KEYS = {
         ("conversation_id", "conversation", "id", "SET NULL"),
         ("message_id", "message", "id", "SET NULL"),
     },
+    "persona": set(),
+    "persona_version": {("persona_id", "persona", "id", "CASCADE")},
 }
+
+EXPECTED_UNIQUE_CONSTRAINTS = {
+    "conversation": [],
+    "message": [
+        {
+            "name": "uq_message_conversation_id_position",
+            "column_names": ["conversation_id", "position"],
+        }
+    ],
+    "api_call": [],
+    "persona": [{"name": "uq_persona_key", "column_names": ["key"]}],
+    "persona_version": [
+        {
+            "name": "uq_persona_version_persona_id_number",
+            "column_names": ["persona_id", "number"],
+        }
+    ],
+}
+
+HEAD = "0003_personas"
 
 
 def _head() -> str:
@@ -86,16 +117,16 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
             for fk in inspector.get_foreign_keys(table)
         }
         assert foreign_keys == EXPECTED_FOREIGN_KEYS[table], table
+        uniques = inspector.get_unique_constraints(table)
+        assert uniques == EXPECTED_UNIQUE_CONSTRAINTS[table], table
 
-    assert inspector.get_unique_constraints("message") == [
-        {
-            "name": "uq_message_conversation_id_position",
-            "column_names": ["conversation_id", "position"],
-        }
-    ]
     nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("api_call")}
     assert nullable["conversation_id"] and nullable["message_id"]
-    assert _current_revision(blank_engine) == _head() == "0002_message_context_dropped"
+    nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("persona")}
+    assert nullable["published_version"] and not nullable["key"]
+    nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("persona_version")}
+    assert nullable["note"] and not nullable["spec"]
+    assert _current_revision(blank_engine) == _head() == HEAD
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -213,3 +244,25 @@ def test_an_old_database_keeps_its_data_when_upgraded(blank_engine: Engine) -> N
     assert rows == [("Where is my order?", "complete", None)]
     foreign_keys = {fk["referred_table"] for fk in inspect(blank_engine).get_foreign_keys("message")}
     assert foreign_keys == {"conversation"}  # the batch rebuild kept the cascade's key
+
+
+def test_a_database_at_0002_gains_empty_persona_tables(blank_engine: Engine) -> None:
+    """A database left at 0002 by the release before personas were stored."""
+    config = alembic_config()
+    with locked_migration_connection(blank_engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002_message_context_dropped")
+    with blank_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO conversation (id, title, title_locked, persona, persona_version,"
+            " persona_vars, owner, created_at, updated_at, archived) VALUES (1, 'Old one', 0,"
+            " 'support', NULL, '{}', 'agent', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)"
+        ))
+    migrate(blank_engine)
+    assert _current_revision(blank_engine) == HEAD
+    with blank_engine.connect() as connection:
+        assert connection.execute(text("SELECT persona, persona_version FROM conversation")).all() == [
+            ("support", None)
+        ]
+        for table in ("persona", "persona_version"):
+            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0

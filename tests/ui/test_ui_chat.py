@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import re
 
-from chatbot.personas import get_persona
+from chatbot.personas import SUPPORT
 from chatbot.ui.resources import get_runtime
 
 from ui_helpers import conversation_id, send, transcript
 
-PERSONA = get_persona(None)
+PERSONA = SUPPORT
 
 
 def test_first_page_is_the_chat_with_greeting_and_suggestions(new_app):
     at = new_app()
 
-    assert at.title[0].value == PERSONA.name
+    assert at.title[0].value == "New conversation"
+    assert at.selectbox(key="new-persona").value == "support"
     assert transcript(at) == [("assistant", PERSONA.greeting)]
-    assert [b.label for b in at.main.button] == list(PERSONA.suggestions)
+    suggestions = [b.label for b in at.main.button if b.key.startswith("suggest-")]
+    assert suggestions == list(PERSONA.suggestions)
     assert not at.chat_input(key="prompt").disabled
     assert "c" not in at.query_params
     assert at.sidebar.caption[0].value == "No conversations yet."

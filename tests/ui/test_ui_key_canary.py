@@ -16,7 +16,7 @@ import pytest
 from ui_helpers import conversation_id, send, walk
 
 from chatbot.llm import ChatRequest, LLMError, Turn
-from chatbot.personas import get_persona
+from chatbot.personas import SUPPORT
 from chatbot.sandbox import SandboxServer
 from chatbot.ui.resources import get_runtime
 
@@ -127,7 +127,7 @@ def test_the_api_key_never_leaks(new_app, db, monkeypatch, canary_sandbox, every
     for fault in ({"kind": "status", "status": 401}, {"kind": "status", "status": 529}):
         faults.add_faults([fault] * 2)
         with pytest.raises(LLMError) as raised:
-            runtime.client.create(ChatRequest(model=get_persona(None).model, messages=[Turn("user", "Hi")]))
+            runtime.client.create(ChatRequest(model=SUPPORT.model, messages=[Turn("user", "Hi")]))
         errors.append(raised.value)
         faults.clear_faults()  # a 401 is not retried: its second copy is left over
     assert [getattr(e, "status", None) for e in errors] == [401, 401, 529]

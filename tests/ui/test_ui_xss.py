@@ -22,8 +22,8 @@ def test_markup_in_a_message_and_in_a_reply_is_inert(new_app, sandbox):
     new_app()  # builds the runtime
     # The sandbox names the company it finds in the system prompt, so a company name holding
     # the payload makes the sandbox's own reply carry it (its quote of the message drops <>[]).
-    conversation = get_runtime().chat.start_conversation(
-        owner="agent", variables={"company_name": "company: " + PAYLOAD}
+    conversation = get_runtime().conversations.start(
+        owner="agent", persona="support", variables={"company_name": "company: " + PAYLOAD}
     )
     at = new_app({"c": str(conversation.id)})
 

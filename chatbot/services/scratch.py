@@ -1,0 +1,24 @@
+""""Try it": a scratch chat against a persona draft, for admins. Nothing is saved: it is a
+test bench, not a support conversation, and it never touches the conversation store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from chatbot.llm import LLMClient, ReplyStream, Turn
+from chatbot.personas import PersonaSpec
+
+from .context import build_request
+
+
+class ScratchChat:
+    def __init__(self, client: LLMClient) -> None:
+        self.client = client
+
+    def stream(
+        self, spec: PersonaSpec, values: Mapping[str, str], turns: Sequence[Turn]
+    ) -> ReplyStream:
+        """Stream a reply to `turns` (ending with the admin's message) as `spec` would.
+        Raises `TemplateError` if a variable the template needs has no sample value."""
+        system = spec.system_prompt(values)
+        return self.client.stream(build_request(spec, system=system, turns=turns))

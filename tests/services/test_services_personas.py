@@ -1,0 +1,497 @@
+"""The persona use cases against a real SQLite file (and the loopback sandbox for tokens)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+
+from chatbot import store
+from chatbot.errors import InputError, NotFoundError
+from chatbot.llm import ClientSettings, LLMClient, Secret
+from chatbot.personas import SHIPPED, SUPPORT, PersonaSpec, Variable
+from chatbot.personas.files import FORMAT, ImportedPersona, PersonaFileError
+from chatbot.sandbox.replies import input_tokens
+from chatbot.services import persona_files as personas_module  # _keyed lives there
+from chatbot.services.personas import (
+    ImportResult,
+    PersonaService,
+    PersonaSummary,
+    Preview,
+    ResolvedPersona,
+    diff_specs,
+)
+
+BILLING = PersonaSpec(
+    name="Billing",
+    description="Invoices and refunds.",
+    template="You help {{ company }} customers with bills.\nBe brief.",
+    variables=(Variable("company", "Company", default="Acme", required=True),),
+)
+
+
+def edited(spec: PersonaSpec, **changes) -> PersonaSpec:
+    return PersonaSpec.from_dict({**spec.to_dict(), **changes})
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'data' / 'chatbot.db'}")
+    store.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def personas(engine: Engine) -> PersonaService:
+    return PersonaService(engine)
+
+
+def row_counts(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as connection:
+        return tuple(
+            connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+            for table in ("persona", "persona_version")
+        )
+
+
+# -- seeding ------------------------------------------------------------------------------
+
+
+def test_seed_defaults_is_idempotent(personas: PersonaService) -> None:
+    assert personas.seed_defaults() == len(SHIPPED)
+    assert personas.seed_defaults() == 0
+    support = personas.published("support")
+    assert support == ResolvedPersona("support", 1, SUPPORT, published=True)
+    [info] = personas.versions("support")
+    assert (info.number, info.created_by, info.note, info.published) == (
+        1, "system", "Shipped default", True,
+    )  # fmt: skip
+
+
+def test_seed_from_two_threads_at_once(engine: Engine) -> None:
+    start = threading.Barrier(2)
+    created: list[int] = []
+    errors: list[BaseException] = []
+
+    def seed() -> None:
+        try:
+            start.wait(timeout=10)
+            created.append(PersonaService(engine).seed_defaults())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=seed) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(created) == [0, len(SHIPPED)]
+    assert row_counts(engine) == (len(SHIPPED), len(SHIPPED))
+
+
+def test_seed_keeps_an_admins_changes(personas: PersonaService) -> None:
+    personas.seed_defaults()
+    personas.save("support", edited(SUPPORT, greeting="Hello there"), by="ana", publish=True)
+    personas.archive("support")
+    assert personas.seed_defaults() == 0
+    assert personas.latest("support").number == 2
+
+
+# -- create, save, publish, restore, duplicate, archive -----------------------------------
+
+
+def test_create_save_publish_flow(personas: PersonaService) -> None:
+    created = personas.create(BILLING, by="ana", note="first cut")
+    assert created == ResolvedPersona("billing", 1, BILLING, published=True)
+
+    better = edited(BILLING, template="You help {{ company }} customers with invoices.")
+    draft = personas.save("billing", better, by="bo", note="wording")
+    assert (draft.number, draft.published) == (2, False)
+    assert personas.published("billing").number == 1  # a draft changes nothing for agents
+    assert personas.latest("billing") == ResolvedPersona("billing", 2, better, published=False)
+
+    assert personas.publish("billing", 2, by="ana").published
+    assert personas.published("billing").spec == better
+    assert personas.version("billing", 1) == ResolvedPersona("billing", 1, BILLING, published=False)
+
+    [summary] = personas.list()
+    assert summary == PersonaSummary(
+        key="billing", name="Billing", description="Invoices and refunds.",
+        published_version=2, latest_version=2, archived=False, updated_at=summary.updated_at,
+    )  # fmt: skip
+    infos = personas.versions("billing")
+    assert [(v.number, v.created_by, v.note, v.published) for v in infos] == [
+        (2, "bo", "wording", True),
+        (1, "ana", "first cut", False),
+    ]
+
+
+def test_save_and_publish_in_one_step(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    saved = personas.save("billing", edited(BILLING, max_tokens=500), by="ana", publish=True)
+    assert saved.published and personas.published("billing").number == 2
+
+
+def test_save_without_changes_is_refused(personas: PersonaService, engine: Engine) -> None:
+    personas.create(BILLING, by="ana")
+    with pytest.raises(InputError, match="No changes to save"):
+        personas.save("billing", PersonaSpec.from_dict(BILLING.to_dict()), by="ana")
+    assert row_counts(engine) == (1, 1)
+
+
+def test_create_makes_keys_unique_and_checks_given_ones(personas: PersonaService) -> None:
+    assert personas.create(BILLING, by="a").key == "billing"
+    assert personas.create(BILLING, by="a").key == "billing-2"
+    assert personas.create(BILLING, by="a").key == "billing-3"
+    assert personas.create(edited(BILLING, name="Billing!!"), by="a").key == "billing-4"
+    assert personas.create(BILLING, by="a", key="money").key == "money"
+    with pytest.raises(InputError, match="already used by the persona 'Billing'"):
+        personas.create(BILLING, by="a", key="money")
+    with pytest.raises(InputError, match="key"):
+        personas.create(BILLING, by="a", key="Not A Key")
+    long_name = edited(BILLING, name="x" * 80)
+    keys = [personas.create(long_name, by="a").key for _ in range(2)]
+    assert keys == ["x" * 63, "x" * 61 + "-2"]
+
+
+def test_restore_makes_a_new_version_and_leaves_the_old_one(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    changed = edited(BILLING, greeting="Hi!")
+    personas.save("billing", changed, by="ana", publish=True)
+
+    restored = personas.restore("billing", 1, by="bo")
+    assert restored == ResolvedPersona("billing", 3, BILLING, published=False)
+    assert personas.published("billing").number == 2  # not published unless asked
+    assert personas.version("billing", 1).spec == BILLING
+    assert personas.version("billing", 2).spec == changed
+    assert personas.versions("billing")[0].note == "Restored from version 1"
+    assert personas.diff("billing", 1, 3) == ""
+
+    with pytest.raises(InputError, match="No changes to save"):
+        personas.restore("billing", 3, by="bo")  # already the latest content
+    again = personas.restore("billing", 2, by="bo", publish=True)
+    assert (again.number, again.published, personas.published("billing").number) == (4, True, 4)
+
+
+def test_duplicate(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    personas.save("billing", edited(BILLING, greeting="Draft greeting"), by="ana")
+    copy = personas.duplicate("billing", by="bo")
+    assert (copy.key, copy.number, copy.published) == ("billing-copy", 1, True)
+    assert copy.spec == edited(BILLING, name="Billing (copy)", greeting="Draft greeting")
+    assert personas.versions("billing-copy")[0].note == "Duplicated from billing version 2"
+    assert personas.duplicate("billing", by="bo").key == "billing-copy-2"
+    assert personas.duplicate("billing", by="bo", name="Refunds").spec.name == "Refunds"
+    with pytest.raises(InputError, match="name"):
+        personas.duplicate("billing", by="bo", name="   ")
+
+    personas.create(edited(BILLING, name="y" * 80), by="ana", key="long")
+    assert len(personas.duplicate("long", by="bo").spec.name) == 80
+
+
+def test_archive_hides_a_persona_but_keeps_its_versions(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    personas.archive("billing")
+    with pytest.raises(NotFoundError, match="archived"):
+        personas.published("billing")
+    assert personas.list() == []
+    assert [s.archived for s in personas.list(include_archived=True)] == [True]
+    # Conversations already on it keep their version.
+    assert personas.version("billing", 1).spec == BILLING
+    personas.archive("billing", archived=False)
+    assert personas.published("billing").number == 1
+
+
+def test_unknown_keys_and_numbers(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    for call in (
+        lambda: personas.published("nope"),
+        lambda: personas.latest("nope"),
+        lambda: personas.versions("nope"),
+        lambda: personas.save("nope", BILLING, by="a"),
+        lambda: personas.archive("nope"),
+        lambda: personas.version("billing", 7),
+        lambda: personas.publish("billing", 7, by="a"),
+        lambda: personas.restore("billing", 7, by="a"),
+        lambda: personas.diff("billing", 1, 7),
+    ):
+        with pytest.raises(NotFoundError):
+            call()
+
+
+def test_published_needs_a_published_version(personas: PersonaService, engine: Engine) -> None:
+    with store.write_session(engine) as session:
+        store.create_persona(
+            session=session, key="draft", spec=BILLING.to_dict(), created_by="a", publish=False
+        )
+    with pytest.raises(NotFoundError, match="no published version"):
+        personas.published("draft")
+    assert personas.latest("draft").published is False
+
+
+def test_versions_are_cached_and_immutable(personas: PersonaService, engine: Engine) -> None:
+    personas.create(BILLING, by="ana")
+    personas.version("billing", 1)
+    statements: list[str] = []
+    capture = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert personas.version("billing", 1).spec == BILLING
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert not any("persona_version" in s for s in statements)  # served from the cache
+
+
+def test_a_version_that_no_longer_validates_is_reported(personas, engine) -> None:
+    with store.write_session(engine) as session:
+        bad = {**BILLING.to_dict(), "temperature": 5}  # as if the rules became stricter
+        store.create_persona(session=session, key="old", spec=bad, created_by="a")
+    with pytest.raises(InputError, match="no longer valid"):
+        personas.published("old")
+    # ...and saving a corrected version is possible.
+    assert personas.save("old", BILLING, by="a", publish=True).number == 2
+
+
+def test_one_service_from_many_threads(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(3):
+                personas.save("billing", edited(BILLING, greeting=f"{index}-{n}"), by=f"w{index}")
+                personas.version("billing", 1)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert [v.number for v in personas.versions("billing")] == list(range(19, 0, -1))
+
+
+# -- diff ---------------------------------------------------------------------------------
+
+
+def test_diff_of_a_template_change(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    personas.save(
+        "billing", edited(BILLING, template=BILLING.template.replace("brief", "kind")), by="a"
+    )
+    diff = personas.diff("billing", 1, 2)
+    lines = diff.splitlines()
+    assert lines[:2] == ["--- version 1", "+++ version 2"]
+    assert "-  Be brief." in lines and "+  Be kind." in lines
+    assert "   You help {{ company }} customers with bills." in lines  # context, unchanged
+    assert not any(line.startswith(("-name", "+name")) for line in lines)
+    assert personas.diff("billing", 1, 1) == ""
+
+
+def test_diff_of_a_variable_change(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    variables = [
+        {"name": "company", "label": "Company", "default": "Globex", "required": True},
+        {"name": "region", "label": "", "default": "", "required": False},
+    ]
+    personas.save("billing", edited(BILLING, variables=variables), by="a")
+    changed = [
+        line
+        for line in personas.diff("billing", 2, 1).splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
+    assert changed == [
+        "-  company: label 'Company', default 'Globex', required",
+        "-  region: optional",
+        "+  company: label 'Company', default 'Acme', required",
+    ]
+
+
+def test_diff_specs_is_pure_and_labels_as_told() -> None:
+    other = edited(BILLING, suggestions=["Refund?"], temperature=None)
+    diff = diff_specs(BILLING, other, "version A", "version B")
+    assert diff.startswith("--- version A\n+++ version B\n")
+    assert "+temperature: (API default)" in diff and "+  - Refund?" in diff
+    assert "-suggestions: (none)" in diff
+
+
+# -- preview ------------------------------------------------------------------------------
+
+
+def test_preview_renders_without_a_client(personas: PersonaService) -> None:
+    preview = personas.preview(BILLING, {"company": "Globex"})
+    assert preview == Preview(
+        prompt="You help Globex customers with bills.\nBe brief.", tokens=None, error=None
+    )
+
+
+def test_preview_with_a_missing_variable_is_an_error_not_an_exception(personas) -> None:
+    spec = edited(BILLING, variables=[{"name": "company", "required": True}])  # no default
+    preview = personas.preview(spec, {"company": "  "})
+    assert preview.prompt is None and preview.tokens is None
+    assert "company" in preview.error
+
+
+@pytest.fixture
+def client(sandbox) -> Iterator[LLMClient]:
+    settings = ClientSettings(api_key=Secret("k"), base_url=sandbox.base_url, max_attempts=1)
+    client = LLMClient(settings)
+    yield client
+    client.close()
+
+
+def test_preview_counts_tokens_on_the_sandbox(engine: Engine, client: LLMClient) -> None:
+    preview = PersonaService(engine, client).preview(BILLING, {})
+    assert preview.prompt == "You help Acme customers with bills.\nBe brief."
+    assert preview.error is None
+    # The system prompt plus the one-word user turn the count is made with.
+    assert preview.tokens == input_tokens(preview.prompt, [{"role": "user", "content": "Hello"}])
+
+
+def test_preview_keeps_the_prompt_when_counting_fails(engine: Engine, client: LLMClient) -> None:
+    spec = edited(BILLING, model="claude-no-such-model")  # the sandbox answers 404
+    preview = PersonaService(engine, client).preview(spec, {})
+    assert preview.prompt == "You help Acme customers with bills.\nBe brief."
+    assert preview.tokens is None and preview.error
+
+
+# -- import and export --------------------------------------------------------------------
+
+
+def persona_file(items: list[tuple[str | None, PersonaSpec]]) -> bytes:
+    """A JSON import file; a None key leaves the key out (the name gives it)."""
+    entries = [({"key": key} if key else {}) | spec.to_dict() for key, spec in items]
+    return json.dumps({"format": FORMAT, "personas": entries}, indent=2).encode()
+
+
+REFUNDS = edited(BILLING, name="Refunds", description="Refunds only.")
+SHIPPING = edited(BILLING, name="Shipping", template="You track parcels.", variables=[])
+
+
+def test_export_then_import_changes_nothing(personas: PersonaService, engine) -> None:
+    personas.seed_defaults()
+    personas.create(BILLING, by="ana")
+    personas.create(REFUNDS, by="ana")
+    personas.create(SHIPPING, by="ana")
+    personas.archive("shipping")
+    exported = personas.export(None, "json")
+    before = row_counts(engine)
+
+    result = personas.import_file(exported.encode(), "personas.json", by="bo")
+    # By name: Billing, Customer support assistant, Refunds; archived ones left out.
+    assert result == ImportResult(
+        created=[], updated=[], unchanged=["billing", "support", "refunds"]
+    )
+    assert row_counts(engine) == before
+    # Explicit keys, archived ones included, in the order asked.
+    chosen = personas.export(["shipping", "billing"], "json")
+    result = personas.import_file(chosen.encode(), "x.json", by="bo")
+    assert result.unchanged == ["shipping", "billing"]
+    # YAML too.
+    everything = personas.export(None, "yaml")
+    assert len(personas.import_file(everything.encode(), "all.yaml", by="bo").unchanged) == 3
+    assert row_counts(engine) == before
+
+
+def test_export_of_an_unknown_key_or_format(personas: PersonaService) -> None:
+    with pytest.raises(NotFoundError):
+        personas.export(["nope"], "json")
+    with pytest.raises(InputError, match="yaml or json"):
+        personas.export(None, "xml")  # type: ignore[arg-type]
+
+
+def test_import_creates_new_and_drafts_existing(personas: PersonaService) -> None:
+    personas.create(BILLING, by="ana")
+    better = edited(BILLING, greeting="Welcome")
+    data = persona_file([("billing", better), ("refunds", REFUNDS)])
+
+    result = personas.import_file(data, "team.json", by="bo")
+    assert result == ImportResult(created=["refunds"], updated=["billing"], unchanged=[])
+    assert personas.published("billing").number == 1  # the import is a draft
+    assert personas.latest("billing") == ResolvedPersona("billing", 2, better, published=False)
+    assert personas.versions("billing")[0].note == "Imported from team.json"
+    assert personas.published("refunds").spec == REFUNDS  # new: created and published
+    assert personas.versions("refunds")[0].created_by == "bo"
+
+
+def test_import_is_all_or_nothing_when_a_persona_is_invalid(personas, engine) -> None:
+    personas.create(BILLING, by="ana")
+    broken = edited(SHIPPING, template="BROKEN-TEMPLATE")
+    data = persona_file(
+        [("billing", edited(BILLING, greeting="New")), ("refunds", REFUNDS), ("shipping", broken)]
+    )
+    data = data.replace(b"BROKEN-TEMPLATE", b"Hi {{ undeclared }}")  # the 3rd persona
+    before = row_counts(engine)
+    with pytest.raises(PersonaFileError) as caught:
+        personas.import_file(data, "bad.json", by="bo")
+    assert caught.value.line
+    assert row_counts(engine) == before
+    assert personas.latest("billing").number == 1
+
+
+def test_import_is_one_transaction(personas, engine, monkeypatch) -> None:
+    """A failure while writing the 3rd persona undoes the first two."""
+    personas.create(BILLING, by="ana")
+    data = persona_file(
+        [("billing", edited(BILLING, greeting="New")), ("refunds", REFUNDS), ("shipping", SHIPPING)]
+    )
+    real = store.create_persona
+    calls = []
+
+    def failing_create(**kwargs):
+        calls.append(kwargs["key"])
+        if kwargs["key"] == "shipping":
+            raise RuntimeError("disk full")
+        return real(**kwargs)
+
+    monkeypatch.setattr(personas_module.store, "create_persona", failing_create)
+    before = row_counts(engine)
+    with pytest.raises(RuntimeError):
+        personas.import_file(data, "x.json", by="bo")
+    assert calls == ["refunds", "shipping"]
+    assert row_counts(engine) == before
+
+
+def test_a_key_twice_in_one_file_is_refused(personas, engine) -> None:
+    data = persona_file([("refunds", REFUNDS), ("billing", BILLING), ("refunds", SHIPPING)])
+    with pytest.raises(PersonaFileError):
+        personas.import_file(data, "x.json", by="bo")
+    assert row_counts(engine) == (0, 0)
+
+
+def test_a_name_that_gives_the_key_of_another_persona_in_the_file(personas, engine) -> None:
+    data = persona_file([("billing", REFUNDS), (None, SHIPPING), (None, BILLING)])
+    clash = "'billing' is also the key of the persona at line"
+    with pytest.raises(PersonaFileError, match=clash) as caught:
+        personas.import_file(data, "x.json", by="bo")
+    assert caught.value.line and caught.value.line > 4
+    assert row_counts(engine) == (0, 0)
+
+
+def test_personas_without_a_key_are_keyed_by_name(personas) -> None:
+    data = persona_file([(None, REFUNDS), (None, edited(BILLING, name="Billing & Co"))])
+    assert personas.import_file(data, "x.json", by="bo").created == ["refunds", "billing-co"]
+    # The same file again: the names give the same keys, so nothing changes.
+    assert personas.import_file(data, "x.json", by="bo").unchanged == ["refunds", "billing-co"]
+
+
+def test_keys_of_imported_personas() -> None:
+    keyed = personas_module._keyed(
+        [ImportedPersona(None, BILLING, 2), ImportedPersona("refunds", REFUNDS, 9)]
+    )
+    assert keyed == [("billing", BILLING), ("refunds", REFUNDS)]
+    clash = r"line 14: its key 'billing' is also the key of the persona at line 2"
+    with pytest.raises(PersonaFileError, match=clash):
+        personas_module._keyed(
+            [ImportedPersona(None, BILLING, 2), ImportedPersona("billing", REFUNDS, 14)]
+        )
