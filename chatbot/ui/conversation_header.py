@@ -36,7 +36,7 @@ def _delete(runtime: Runtime, conversation_id: int) -> None:
 def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: bool) -> None:
     persona = runtime.conversations.persona_of(conversation)
     title_column, details_column, menu_column = st.columns(
-        [0.7, 0.15, 0.15], vertical_alignment="bottom"
+        [0.6, 0.2, 0.2], vertical_alignment="bottom"
     )
     title_column.subheader(safe_markdown(conversation.title), anchor=False)
     title_column.caption(
