@@ -35,3 +35,13 @@ def test_every_client_reads_the_whole_stream():
         assert set(figures) == CLIENT_KEYS and len(figures["runs_s"]) == 1
     assert result["clients"][result["baseline"]]["ratio_to_baseline"] == 1.0
     json.dumps(result)  # what __main__ writes must serialise
+
+
+def test_batch_benchmark_runs_and_reports_against_the_ideal():
+    from benchmarks import batch
+
+    result = batch.run(n=20, concurrency=5, latency=0.01, rounds=1)
+    assert result["ideal_s"] == pytest.approx(0.04)
+    assert set(result["clients"]) == {"ours: run_batch", "plain httpx + threads"}
+    assert all(row["median_s"] > 0 for row in result["clients"].values())
+    assert "ideal" in batch.format_table(result)
