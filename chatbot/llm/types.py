@@ -30,6 +30,8 @@ class ChatRequest:
     temperature: float | None = None
     stop_sequences: Sequence[str] = ()
     metadata: Mapping[str, str] | None = None
+    # Mark the system prompt for Anthropic prompt caching (reads cost a tenth of input).
+    cache_system: bool = False
 
     def to_body(self, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -37,7 +39,11 @@ class ChatRequest:
             "max_tokens": self.max_tokens,
             "messages": [{"role": t.role, "content": t.content} for t in self.messages],
         }
-        if self.system:
+        if self.system and self.cache_system:
+            body["system"] = [
+                {"type": "text", "text": self.system, "cache_control": {"type": "ephemeral"}}
+            ]
+        elif self.system:
             body["system"] = self.system
         if self.temperature is not None:
             body["temperature"] = self.temperature

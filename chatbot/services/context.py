@@ -20,6 +20,18 @@ CONTEXT_WINDOWS: dict[str, int] = {
 }
 DEFAULT_CONTEXT_WINDOW = 200_000
 
+# The shortest prompt prefix the API will cache, by model family; shorter ones are sent
+# without cache_control (marking them would be ignored anyway). Unknown: the larger one.
+MIN_CACHEABLE_TOKENS: dict[str, int] = {
+    "claude-sonnet-": 1024,
+    "claude-opus-4-1": 1024,
+    "claude-opus-4-0": 1024,
+    "claude-opus-": 4096,
+    "claude-haiku-": 4096,
+    "claude-3-5-haiku": 2048,
+}
+DEFAULT_MIN_CACHEABLE = 4096
+
 # Per-message framing the API adds around each turn, in tokens (an over-estimate is safe).
 _TURN_OVERHEAD = 8
 
@@ -35,6 +47,13 @@ def context_window(model: str) -> int:
         if model.startswith(prefix):
             return size
     return DEFAULT_CONTEXT_WINDOW
+
+
+def min_cacheable(model: str) -> int:
+    for prefix, size in MIN_CACHEABLE_TOKENS.items():
+        if model.startswith(prefix):
+            return size
+    return DEFAULT_MIN_CACHEABLE
 
 
 def estimate_tokens(text: str) -> int:
@@ -112,4 +131,7 @@ def build_request(
         temperature=spec.temperature,
         stop_sequences=spec.stop_sequences,
         metadata=metadata,
+        # The persona's prompt repeats on every turn of every conversation: worth caching
+        # once it is long enough for the API to cache it at all.
+        cache_system=estimate_tokens(system) >= min_cacheable(spec.model),
     )

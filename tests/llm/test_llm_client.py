@@ -380,3 +380,12 @@ def test_backoff_has_jitter_and_a_cap():
     assert all(d <= 4.0 for d in delays)
     assert delays[0] <= 0.5 and delays[0] >= 0.375
     assert not is_retryable(ValueError("not ours"), settings)
+
+
+def test_system_prompt_marked_for_caching_is_accepted(client, sandbox):
+    reply = client.create(ChatRequest(
+        model="claude-sonnet-5-5", messages=[Turn("user", "hi")], system=SYSTEM, cache_system=True
+    ))
+    assert reply.complete and "Globex" in reply.text  # the sandbox read the block's text
+    sent = sandbox.state.requests()[-1]["body"]["system"]
+    assert sent[0]["cache_control"] == {"type": "ephemeral"}

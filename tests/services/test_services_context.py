@@ -71,3 +71,17 @@ def test_budget_defaults_to_window_less_reply():
 def test_estimate_is_conservative_for_prose():
     text = "The quick brown fox jumps over the lazy dog. " * 10
     assert estimate_tokens(text) >= len(text.split())
+
+
+def test_long_persona_prompts_are_marked_for_prompt_caching():
+    from chatbot.personas import SUPPORT
+    from chatbot.services.context import build_request, min_cacheable
+
+    short = build_request(SUPPORT, system="Be brief.", turns=[Turn("user", "hi")])
+    assert short.to_body(stream=True)["system"] == "Be brief."
+    long_prompt = "Policy detail. " * (min_cacheable(SUPPORT.model) // 2)
+    body = build_request(SUPPORT, system=long_prompt, turns=[Turn("user", "hi")]).to_body(stream=True)
+    assert body["system"] == [
+        {"type": "text", "text": long_prompt, "cache_control": {"type": "ephemeral"}}
+    ]
+    assert min_cacheable("claude-haiku-4-5") == 4096 and min_cacheable("claude-sonnet-5-5") == 1024
