@@ -23,6 +23,9 @@ except Exception as error:  # the database or the sandbox: details go to the ser
 
 pages = {
     "Support": [st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
-    "Admin": [st.Page("pages/personas.py", title="Personas", icon=":material/badge:")],
+    "Admin": [
+        st.Page("pages/personas.py", title="Personas", icon=":material/badge:"),
+        st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:"),
+    ],
 }
 st.navigation(pages).run()

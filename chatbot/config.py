@@ -26,6 +26,8 @@ class AppSettings:
     # ...so a "streaming" reply untouched for this long belonged to a process that died.
     stale_after: float = 45.0
     max_generations: int = 32
+    # Seconds an identical request is answered from the response cache (0 turns it off).
+    cache_ttl: float = 600.0
 
 
 def load_app_settings(
@@ -45,4 +47,12 @@ def load_app_settings(
         max_input_chars=positive(env, "CHATBOT_MAX_INPUT_CHARS", 20_000, int),
         context_tokens=positive(env, "CHATBOT_CONTEXT_TOKENS", 0, int) or None,
         sandbox_delay_ms=max(0.0, sandbox_delay),
+        cache_ttl=_cache_ttl(env),
     )
+
+
+def _cache_ttl(env: Mapping[str, str]) -> float:
+    raw = (env.get("CHATBOT_CACHE_TTL") or "").strip()
+    if raw in ("0", "0.0"):
+        return 0.0
+    return positive(env, "CHATBOT_CACHE_TTL", 600.0, float)

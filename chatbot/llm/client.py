@@ -24,6 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from . import errors
 from .accumulate import Snapshot, accumulate_event, parse_event
+from .cache import CachedReplyStream, ResponseCache, cache_key, should_cache
 from .retry import error_from_response, is_retryable, retry_delay
 from .settings import API_VERSION, ClientSettings, Secret
 from .sse import SSEDecoder
@@ -67,8 +68,10 @@ class LLMClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
+        self.cache = cache
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -104,8 +107,11 @@ class LLMClient:
 
     # -- calls ------------------------------------------------------------------------
 
-    def create(self, request: ChatRequest) -> Reply:
+    def create(self, request: ChatRequest, *, use_cache: bool = True) -> Reply:
         """One non-streaming call; retried as a whole on transient failures."""
+        key = self._cache_key(request, use_cache)
+        if key is not None and (hit := self.cache.get(key)) is not None:
+            return hit.to_reply()
         started = self._clock()
 
         def attempt() -> Reply:
@@ -129,11 +135,22 @@ class LLMClient:
         reply.attempts = attempts
         reply.total = self._clock() - started
         reply.ttft = reply.total
+        if key is not None:
+            self.cache.put(key, reply)
         return reply
 
-    def stream(self, request: ChatRequest) -> ReplyStream:
-        """A streaming call: iterate for text deltas, then read `.result`."""
-        return ReplyStream(self, request)
+    def stream(self, request: ChatRequest, *, use_cache: bool = True) -> ReplyStream | CachedReplyStream:
+        """A streaming call: iterate for text deltas, then read `.result`. An identical
+        request answered within the cache's TTL streams from the cache (`cache_hit`)."""
+        key = self._cache_key(request, use_cache)
+        if key is not None and (hit := self.cache.get(key)) is not None:
+            return CachedReplyStream(hit)
+        return ReplyStream(self, request, cache_key=key)
+
+    def _cache_key(self, request: ChatRequest, use_cache: bool) -> str | None:
+        if self.cache is None or not should_cache(request, enabled=use_cache):
+            return None
+        return cache_key(request)
 
     def count_tokens(self, request: ChatRequest) -> int:
         body = request.to_body(stream=False)
@@ -235,9 +252,12 @@ class ReplyStream:
     raises a `StreamError` and the text that arrived stays in `result` as a partial reply.
     """
 
-    def __init__(self, client: LLMClient, request: ChatRequest) -> None:
+    cache_hit = False
+
+    def __init__(self, client: LLMClient, request: ChatRequest, *, cache_key: str | None = None) -> None:
         self._client = client
         self._request = request
+        self._cache_key = cache_key
         self._response: httpx.Response | None = None
         self._snapshot = Snapshot()
         self._iterated = False
@@ -285,6 +305,9 @@ class ReplyStream:
             if not self._snapshot.stopped:
                 raise errors.StreamInterrupted("the stream ended before message_stop")
             result.complete = True
+            if self._cache_key is not None and client.cache is not None:
+                # Only here: errors, partial replies and early stops are never cached.
+                client.cache.put(self._cache_key, self.result)
         except errors.LLMError as error:
             result.error = error
             if isinstance(error, errors.StreamError) and result.attempts:

@@ -93,6 +93,7 @@ class Reply:
     total: float = 0.0  # seconds for the whole call, retries included
     attempts: int = 1
     complete: bool = False  # True once `message_stop` (or a whole JSON reply) arrived
+    cache_hit: bool = False  # served from the response cache: no call, nothing billed
     error: Exception | None = None
 
     @property

@@ -149,7 +149,7 @@ def _variables(data: Mapping[str, Any]) -> tuple[Variable, ...]:
 
 FIELDS = (
     "name", "description", "template", "variables", "model", "max_tokens", "temperature",
-    "stop_sequences", "greeting", "suggestions",
+    "stop_sequences", "greeting", "suggestions", "cache_replies",
 )  # fmt: skip
 
 
@@ -167,6 +167,9 @@ class PersonaSpec:
     stop_sequences: tuple[str, ...] = ()
     greeting: str = ""
     suggestions: tuple[str, ...] = field(default_factory=tuple)
+    # Answer an identical request from the response cache (off for personas whose answers
+    # must reflect live data, or that are meant to vary).
+    cache_replies: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -202,6 +205,9 @@ class PersonaSpec:
                 raise PersonaError("temperature", "must be between 0 and 1")
             temperature = float(temperature)
         model = _text(data, "model", limit=100).strip() or DEFAULT_MODEL
+        cache_replies = data.get("cache_replies", True)
+        if not isinstance(cache_replies, bool):
+            raise PersonaError("cache_replies", "must be true or false")
         return cls(
             name=_text(data, "name", required=True).strip(),
             description=_text(data, "description"),
@@ -217,6 +223,7 @@ class PersonaSpec:
             suggestions=_text_list(
                 data, "suggestions", each=LIMITS["suggestion"], most=LIMITS["suggestions"]
             ),
+            cache_replies=cache_replies,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,6 +241,7 @@ class PersonaSpec:
             "stop_sequences": list(self.stop_sequences),
             "greeting": self.greeting,
             "suggestions": list(self.suggestions),
+            "cache_replies": self.cache_replies,
         }
 
     # -- rendering ------------------------------------------------------------------------

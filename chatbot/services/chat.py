@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chatbot import store
+from chatbot import pricing, store
 from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
@@ -152,7 +152,7 @@ class ChatService:
                     session=session, conversation_id=conversation.id, first_message=text
                 )
             reply = self._new_reply(session, conversation.id)
-        return self._generate(conversation, reply.id, owner)
+        return self._generate(conversation, reply.id, owner, use_cache=True)
 
     def retry(self, *, conversation_id: int, owner: str) -> Generation:
         """Generate the last reply again (after an error, a cut-off or a stop)."""
@@ -176,7 +176,8 @@ class ChatService:
                 )
             else:
                 reply = self._new_reply(session, conversation.id)
-        return self._generate(conversation, reply.id, owner)
+        # A retry asks for a fresh answer: the cached one may be what the agent rejected.
+        return self._generate(conversation, reply.id, owner, use_cache=False)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -229,7 +230,9 @@ class ChatService:
             )
         return resolved
 
-    def _generate(self, conversation: store.Conversation, reply_id: int, owner: str) -> Generation:
+    def _generate(
+        self, conversation: store.Conversation, reply_id: int, owner: str, *, use_cache: bool
+    ) -> Generation:
         try:
             persona = self._persona(conversation).spec
             system = persona.system_prompt(conversation.persona_vars)
@@ -250,7 +253,10 @@ class ChatService:
             persona, system=system, turns=fitted.turns, metadata={"user_id": _opaque_user(owner)}
         )
         generation = Generation(conversation.id, reply_id, dropped_turns=fitted.dropped)
-        return self.generations.start(generation, lambda g: self._run(g, request, owner=owner))
+        use_cache = use_cache and persona.cache_replies
+        return self.generations.start(
+            generation, lambda g: self._run(g, request, owner=owner, use_cache=use_cache)
+        )
 
     def _fail_before_call(self, reply_id: int, error: ChatbotError) -> None:
         with store.write_session(self.engine) as session:
@@ -261,11 +267,13 @@ class ChatService:
                 error=error.user_message,
             )
 
-    def _run(self, generation: Generation, request: ChatRequest, *, owner: str) -> BaseException | None:
+    def _run(
+        self, generation: Generation, request: ChatRequest, *, owner: str, use_cache: bool
+    ) -> BaseException | None:
         """The worker: stream, save as we go, then save the outcome. Returns its error."""
         error: BaseException | None = None
         last_save = time.monotonic()
-        stream = self.client.stream(request)
+        stream = self.client.stream(request, use_cache=use_cache)
         try:
             with stream:
                 for text in stream:
@@ -337,4 +345,6 @@ class ChatService:
                 total_ms=fields["total_ms"],
                 attempts=getattr(error, "attempts", None) or reply.attempts,
                 request_id=fields["request_id"],
+                cache_hit=reply.cache_hit,
+                cost_usd=pricing.cost_usd(reply.model, usage, cache_hit=reply.cache_hit),
             )

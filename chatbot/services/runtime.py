@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from chatbot import store
 from chatbot.config import AppSettings, load_app_settings
 from chatbot.llm import LLMClient, load_client_settings
+from chatbot.llm.cache import MemoryCache
 
 from .chat import ChatService
 from .conversations import Conversations
@@ -71,7 +72,8 @@ def build_runtime(
         )
     if closed:
         log.warning("closed %d replies interrupted by an earlier shutdown", closed)
-    client = LLMClient(client_settings)
+    cache = MemoryCache(ttl_seconds=settings.cache_ttl) if settings.cache_ttl > 0 else None
+    client = LLMClient(client_settings, cache=cache)
     personas = PersonaService(engine, client)
     seeded = personas.seed_defaults()
     if seeded:

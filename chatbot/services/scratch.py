@@ -21,4 +21,5 @@ class ScratchChat:
         """Stream a reply to `turns` (ending with the admin's message) as `spec` would.
         Raises `TemplateError` if a variable the template needs has no sample value."""
         system = spec.system_prompt(values)
-        return self.client.stream(build_request(spec, system=system, turns=turns))
+        # Never from the cache: the point of a scratch chat is to see this draft answer.
+        return self.client.stream(build_request(spec, system=system, turns=turns), use_cache=False)

@@ -113,6 +113,13 @@ def persona_form(runtime: Runtime, spec: PersonaSpec, *, prefix: str) -> tuple[d
         "Stop sequences (one per line)", value="\n".join(spec.stop_sequences),
         key=f"{prefix}-stop", height=68,
     ), strip=False)
+    draft["cache_replies"] = st.toggle(
+        "Answer repeated questions from the cache",
+        value=spec.cache_replies,
+        key=f"{prefix}-cache",
+        help="An identical request within the cache's lifetime (default 10 minutes) gets the "
+        "same answer at no cost. Turn off when answers must reflect live data.",
+    )
     draft["greeting"] = st.text_area(
         "Greeting shown to agents", value=spec.greeting, key=f"{prefix}-greeting", height=68
     )

@@ -389,3 +389,37 @@ def test_system_prompt_marked_for_caching_is_accepted(client, sandbox):
     assert reply.complete and "Globex" in reply.text  # the sandbox read the block's text
     sent = sandbox.state.requests()[-1]["body"]["system"]
     assert sent[0]["cache_control"] == {"type": "ephemeral"}
+
+
+# -- the response cache -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cached_client(make_client, sandbox, sleeps):
+    from chatbot.llm.cache import MemoryCache
+
+    client = make_client()
+    client.cache = MemoryCache(ttl_seconds=600)
+    return client
+
+
+def test_an_identical_request_streams_from_the_cache(cached_client, sandbox):
+    first = cached_client.stream(request())
+    text = "".join(drain(first))
+    second = cached_client.stream(request())
+    pieces = drain(second)
+    assert "".join(pieces) == text and len(pieces) > 1  # it still streams
+    assert second.cache_hit and second.result.cache_hit and not first.cache_hit
+    assert second.result.usage.input_tokens == 0 and second.result.status == "complete"
+    assert len(sandbox.state.requests()) == 1  # no second call
+    assert cached_client.create(request()).cache_hit  # create shares the cache
+
+
+def test_errors_partials_and_opt_outs_are_not_cached(cached_client, sandbox):
+    sandbox.state.add_faults([{"kind": "drop", "after": 2}])
+    with pytest.raises(errors.StreamInterrupted):
+        drain(cached_client.stream(request()))
+    assert not cached_client.stream(request()).cache_hit  # the partial was not stored
+    different = request("Another question")
+    drain(cached_client.stream(different, use_cache=False))
+    assert not cached_client.stream(different).cache_hit  # an opted-out call stores nothing

@@ -262,3 +262,22 @@ def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
     finish(generation)
     reply = transcript(service, conversation.id)[-1]
     assert reply.id == orphan.id and reply.status == "complete" and reply.content != "half of it"
+
+
+def test_a_repeated_first_question_is_answered_from_the_cache_but_retry_asks_again(service, sandbox):
+    from chatbot.llm.cache import MemoryCache
+
+    service.client.cache = MemoryCache()
+    first = service.send(conversation_id=None, text="What are your opening hours?", owner="a")
+    finish(first)
+    second = service.send(conversation_id=None, text="What are your opening hours?", owner="b")
+    finish(second)
+    assert len(sandbox.state.requests()) == 1
+    one, two = (transcript(service, g.conversation_id)[-1] for g in (first, second))
+    assert two.content == one.content and two.status == "complete"
+    hit = [c for c in calls(service) if c.message_id == two.id][0]
+    assert hit.cache_hit and hit.input_tokens == 0 and not hit.cost_usd
+
+    again = service.retry(conversation_id=second.conversation_id, owner="b")
+    finish(again)
+    assert len(sandbox.state.requests()) == 2  # a retry is a real call
