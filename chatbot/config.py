@@ -28,6 +28,12 @@ class AppSettings:
     max_generations: int = 32
     # Seconds an identical request is answered from the response cache (0 turns it off).
     cache_ttl: float = 600.0
+    # Client-side limit per model, shared by every session (0 turns it off); up to
+    # `burst` requests may go at once before the steady pace applies.
+    rpm: float = 20.0
+    burst: float = 20.0
+    # One agent's own pace: beyond it they are slowed and flagged for admins.
+    user_rpm: float = 30.0
 
 
 def load_app_settings(
@@ -47,12 +53,16 @@ def load_app_settings(
         max_input_chars=positive(env, "CHATBOT_MAX_INPUT_CHARS", 20_000, int),
         context_tokens=positive(env, "CHATBOT_CONTEXT_TOKENS", 0, int) or None,
         sandbox_delay_ms=max(0.0, sandbox_delay),
-        cache_ttl=_cache_ttl(env),
+        cache_ttl=_off_or_positive(env, "CHATBOT_CACHE_TTL", 600.0),
+        rpm=_off_or_positive(env, "CHATBOT_RPM", 20.0),
+        burst=positive(env, "CHATBOT_BURST", _off_or_positive(env, "CHATBOT_RPM", 20.0) or 1.0, float),
+        user_rpm=positive(env, "CHATBOT_USER_RPM", 30.0, float),
     )
 
 
-def _cache_ttl(env: Mapping[str, str]) -> float:
-    raw = (env.get("CHATBOT_CACHE_TTL") or "").strip()
+def _off_or_positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number, or 0 meaning "off"."""
+    raw = (env.get(name) or "").strip()
     if raw in ("0", "0.0"):
         return 0.0
-    return positive(env, "CHATBOT_CACHE_TTL", 600.0, float)
+    return positive(env, name, default, float)

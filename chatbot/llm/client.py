@@ -16,18 +16,19 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from . import errors
-from .accumulate import Snapshot, accumulate_event, parse_event
+from .accumulate import Snapshot, accumulate_event
 from .cache import CachedReplyStream, ResponseCache, cache_key, should_cache
+from .ratelimit import RateLimiter, Reservation
 from .retry import error_from_response, is_retryable, retry_delay
 from .settings import API_VERSION, ClientSettings, Secret
-from .sse import SSEDecoder
+from .stream import ReplyStream, translate
 from .types import ChatRequest, Reply
 
 log = logging.getLogger("chatbot.llm")
@@ -49,12 +50,10 @@ class _ApiKeyAuth(httpx.Auth):
         return "_ApiKeyAuth(key=<hidden>)"
 
 
-def _translate(exc: httpx.HTTPError) -> errors.LLMError:
-    """httpx's exception -> ours; the message names the failure, never the request headers."""
-    if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
-        return errors.Timeout(f"{kind} timeout talking to the API")
-    return errors.ConnectionFailed(f"connection to the API failed: {type(exc).__name__}")
+def estimate_input_tokens(request: ChatRequest) -> int:
+    # About 3.5 characters a token; the reservation is corrected by `settle` afterwards.
+    chars = sum(len(turn.content) for turn in request.messages) + len(request.system or "")
+    return (chars * 2 + 6) // 7
 
 
 class LLMClient:
@@ -69,9 +68,11 @@ class LLMClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         cache: ResponseCache | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
+        self.limiter = limiter
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -115,11 +116,15 @@ class LLMClient:
         started = self._clock()
 
         def attempt() -> Reply:
+            reservation = self._acquire(request)
             response = self._send("/v1/messages", request.to_body(stream=False), stream=False)
             payload = response.json()
             snapshot = Snapshot()
             accumulate_event({"type": "message_start", "message": payload}, snapshot)
             accumulate_event({"type": "message_delta", "delta": payload, "usage": payload.get("usage")}, snapshot)
+            if reservation is not None:
+                usage = snapshot.usage
+                reservation.settle(usage.output_tokens, input_tokens=usage.input_tokens or None)
             return Reply(
                 text=snapshot.text,
                 model=snapshot.model,
@@ -175,10 +180,32 @@ class LLMClient:
                 "No API key is configured: set ANTHROPIC_API_KEY, or unset it to use the sandbox"
             )
 
+    def _acquire(self, request: ChatRequest) -> Reservation | None:
+        """Wait for capacity under the client-side limits (never send just to get a 429).
+        Every attempt takes capacity, retries included."""
+        if self.limiter is None:
+            return None
+        return self.limiter.acquire(
+            request.model,
+            input_tokens_estimate=estimate_input_tokens(request),
+            max_wait=self.settings.max_retry_wait,
+            user=(request.metadata or {}).get("user_id"),
+        )
+
     def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:
         self._require_key()
         request = self._http.build_request("POST", path, json=body)
-        return self._dispatch(request, stream=stream)
+        limited = self.limiter is not None and path == "/v1/messages"
+        try:
+            response = self._dispatch(request, stream=stream)
+        except errors.RateLimited as error:
+            if limited and not isinstance(error, errors.SpendLimitReached):
+                # The server's retry-after pauses every session, not just this one.
+                self.limiter.observe_429(body["model"], error.retry_after)
+            raise
+        if limited:
+            self.limiter.observe_headers(body["model"], response.headers)
+        return response
 
     def _get(self, path: str) -> httpx.Response:
         self._require_key()
@@ -188,7 +215,7 @@ class LLMClient:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         if response.status_code >= 400:
             try:
                 body = response.read()
@@ -242,145 +269,3 @@ class LLMClient:
             error.attempts = state["attempts"]
             error.elapsed = self._clock() - started
             raise
-
-
-class ReplyStream:
-    """One streaming reply. Iterate it once for the text deltas; `result` always holds the
-    reply so far (complete, or partial with `error` set). Closing it closes the connection.
-
-    Retries happen only before the first delta reaches the caller: after that, a failure
-    raises a `StreamError` and the text that arrived stays in `result` as a partial reply.
-    """
-
-    cache_hit = False
-
-    def __init__(self, client: LLMClient, request: ChatRequest, *, cache_key: str | None = None) -> None:
-        self._client = client
-        self._request = request
-        self._cache_key = cache_key
-        self._response: httpx.Response | None = None
-        self._snapshot = Snapshot()
-        self._iterated = False
-        self._result = Reply(model=request.model)
-
-    @property
-    def result(self) -> Reply:
-        self._sync()
-        return self._result
-
-    def __enter__(self) -> ReplyStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._response = None
-
-    def __iter__(self) -> Iterator[str]:
-        if self._iterated:
-            raise RuntimeError("a ReplyStream can be iterated only once")
-        self._iterated = True
-        return self._deltas()
-
-    def text(self) -> str:
-        """Drain the stream and return the whole text (raises like iteration does)."""
-        for _ in self:
-            pass
-        return self.result.text
-
-    def _deltas(self) -> Iterator[str]:
-        client = self._client
-        started = client._clock()
-        result = self._result
-        try:
-            (first, events), result.attempts = client._with_retries(self._open, started)
-            if first is not None:
-                result.ttft = client._clock() - started
-                yield first
-            deadline = started + client.settings.timeouts.total
-            yield from self._rest(events, deadline)
-            if not self._snapshot.stopped:
-                raise errors.StreamInterrupted("the stream ended before message_stop")
-            result.complete = True
-            if self._cache_key is not None and client.cache is not None:
-                # Only here: errors, partial replies and early stops are never cached.
-                client.cache.put(self._cache_key, self.result)
-        except errors.LLMError as error:
-            result.error = error
-            if isinstance(error, errors.StreamError) and result.attempts:
-                error.attempts = result.attempts
-            raise
-        finally:
-            result.total = client._clock() - started
-            self.close()
-
-    def _open(self) -> tuple[str | None, Iterator[dict[str, Any]]]:
-        """One attempt: send, then read up to the first text delta (still retryable here)."""
-        self.close()
-        self._snapshot = Snapshot()
-        response = self._client._send(
-            "/v1/messages", self._request.to_body(stream=True), stream=True
-        )
-        self._response = response
-        self._result.request_id = response.headers.get("request-id")
-        events = self._events(response)
-        try:
-            for event in events:
-                text = accumulate_event(event, self._snapshot)
-                if text:
-                    return text, events
-        except errors.LLMError as error:
-            # Nothing reached the caller yet, so `is_retryable` decides as for any error.
-            error.request_id = error.request_id or self._result.request_id
-            raise
-        if self._snapshot.stopped:
-            return None, iter(())  # a complete reply with no text at all
-        raise errors.StreamInterrupted(
-            "the stream ended before any text", request_id=self._result.request_id
-        )
-
-    def _events(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
-        decoder = SSEDecoder()
-        try:
-            for chunk in response.iter_bytes():
-                for sse in decoder.feed(chunk):
-                    event = parse_event(sse)
-                    if event is not None:
-                        yield event
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
-        for sse in decoder.close():
-            event = parse_event(sse)
-            if event is not None:
-                yield event
-
-    def _rest(self, events: Iterator[dict[str, Any]], deadline: float) -> Iterator[str]:
-        clock = self._client._clock
-        snapshot = self._snapshot
-        try:
-            for event in events:
-                text = accumulate_event(event, snapshot)
-                if text:
-                    yield text
-                if clock() > deadline:
-                    raise errors.Timeout("the reply took longer than the total timeout")
-        except errors.TransportError as exc:
-            # After text was shown nothing is retried: the reply ends here as partial.
-            raise errors.StreamInterrupted(
-                f"the stream broke off: {exc.message}", request_id=self._result.request_id
-            ) from exc
-        except errors.StreamErrorEvent as exc:
-            exc.request_id = exc.request_id or self._result.request_id
-            raise
-
-    def _sync(self) -> None:
-        s, r = self._snapshot, self._result
-        r.text = s.text
-        r.model = s.model or r.model
-        r.message_id = s.message_id
-        r.stop_reason = s.stop_reason
-        r.stop_sequence = s.stop_sequence
-        r.usage = s.usage

@@ -19,6 +19,7 @@ from .asgi import RequestIdMiddleware, ScriptedResponse, hide_deliberate_drops
 from .catalog import find_model
 from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_message, invalid_request
 from .faults import ErrorEventFault, Fault, FaultSpecError, SlowFirstByteFault, StatusFault, parse_fault
+from .limits import RequestWindow
 from .playback import json_script, stream_script
 from .state import SandboxState, loggable_request
 from .validation import check_auth, check_version, validate_messages_request
@@ -33,6 +34,7 @@ class SandboxConfig:
     api_key: str | None = None
     delay_ms: float = 0.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: RequestWindow | None = None  # None: /v1/messages is never rate limited
 
 
 class _BodyTooLarge(Exception):
@@ -122,6 +124,18 @@ def _take_fault(request: Request) -> Fault | None:
 async def create_message(request: Request) -> Response:
     body, error = await _receive_api_request(request)
     error = error or validate_messages_request(body)
+    limit = _config(request).rate_limit
+    if limit is None:
+        return await _answer_message(request, body, error)
+    if error is None and not limit.admit():
+        error = limit.rejection()
+    response = await _answer_message(request, body, error)
+    # Like the API, every response reports the limit, refused or not.
+    response.raw_headers += [(name.encode(), value.encode()) for name, value in limit.headers().items()]
+    return response
+
+
+async def _answer_message(request: Request, body: Any, error: ApiError | None) -> Response:
     if error:
         return error_response(request, error)
     try:

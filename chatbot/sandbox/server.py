@@ -12,6 +12,7 @@ import threading
 import uvicorn
 
 from .app import DEFAULT_MAX_BODY_BYTES, SandboxConfig, create_app
+from .limits import RequestWindow
 from .state import SandboxState
 
 
@@ -65,11 +66,16 @@ class SandboxServer:
         delay_ms: float = 0.0,
         api_key: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        rpm_limit: int | None = None,
+        rate_window: float = 60.0,
     ) -> None:
+        """`rpm_limit`: answer 429 to /v1/messages beyond that many requests in any sliding
+        `rate_window` seconds (a shorter window runs a rate-limit experiment faster)."""
         self.host = host
         self.port = port
         self.state = SandboxState()
-        self._config = SandboxConfig(self.state, api_key, delay_ms, max_body_bytes)
+        self.rate_limit = RequestWindow(rpm_limit, rate_window) if rpm_limit is not None else None
+        self._config = SandboxConfig(self.state, api_key, delay_ms, max_body_bytes, self.rate_limit)
         self._server: _ReadyServer | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None

@@ -19,6 +19,7 @@ from chatbot import store
 from chatbot.config import AppSettings, load_app_settings
 from chatbot.llm import LLMClient, load_client_settings
 from chatbot.llm.cache import MemoryCache
+from chatbot.llm.ratelimit import RateLimiter, RateLimits, UserLimits
 
 from .chat import ChatService
 from .conversations import Conversations
@@ -73,7 +74,13 @@ def build_runtime(
     if closed:
         log.warning("closed %d replies interrupted by an earlier shutdown", closed)
     cache = MemoryCache(ttl_seconds=settings.cache_ttl) if settings.cache_ttl > 0 else None
-    client = LLMClient(client_settings, cache=cache)
+    limiter = None
+    if settings.rpm > 0:
+        limiter = RateLimiter(
+            default=RateLimits(rpm=settings.rpm, burst=min(settings.burst, 2 * settings.rpm)),
+            users=UserLimits(rpm=settings.user_rpm, burst=max(1.0, settings.user_rpm / 3)),
+        )
+    client = LLMClient(client_settings, cache=cache, limiter=limiter)
     personas = PersonaService(engine, client)
     seeded = personas.seed_defaults()
     if seeded:
