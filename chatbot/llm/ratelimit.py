@@ -27,16 +27,14 @@ Pure apart from time: no I/O, no globals; `clock` and `sleep` are injected so te
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Protocol
 
+from .buckets import Bucket, BucketStore, MemoryStore  # noqa: F401  (re-exported)
 from .errors import RateLimited
 
 log = logging.getLogger("chatbot.llm.ratelimit")
@@ -93,51 +91,6 @@ class UserLimits:
     def __post_init__(self) -> None:
         if self.rpm <= 0 or self.burst < 1:
             raise ValueError("user rpm must be positive and burst at least 1")
-
-
-@dataclass
-class Bucket:
-    """`tokens` as of `stamp`, refilled at `rate` a second up to `capacity`. Below zero is
-    debt (a reply that cost more than was reserved); `paused_until` is a server's retry-after."""
-
-    rate: float
-    capacity: float
-    tokens: float
-    stamp: float
-    paused_until: float = 0.0
-
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-
-    def time_for(self, amount: float) -> float:
-        return max(0.0, (amount - self.tokens) / self.rate)
-
-
-class BucketStore(Protocol):
-    """Where bucket state lives; the limiter calls `get`/`set` only inside `locked()`."""
-
-    def locked(self) -> AbstractContextManager[object]: ...
-    def get(self, key: str) -> Bucket | None: ...
-    def set(self, key: str, bucket: Bucket) -> None: ...
-
-
-class MemoryStore:
-    """Buckets in a dict, for one process."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, Bucket] = {}
-
-    def locked(self) -> AbstractContextManager[object]:
-        return self._lock
-
-    def get(self, key: str) -> Bucket | None:
-        return self._buckets.get(key)
-
-    def set(self, key: str, bucket: Bucket) -> None:
-        self._buckets[key] = bucket
 
 
 class _Ticket:
