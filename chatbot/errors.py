@@ -13,8 +13,8 @@ class ChatbotError(Exception):
         return self.advice
 
 
-class InputError(ChatbotError):
-    """The person's input was refused; nothing was stored or sent."""
+class StatedError(ChatbotError):
+    """An error whose own message is what the person should read."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -23,6 +23,10 @@ class InputError(ChatbotError):
     @property
     def user_message(self) -> str:
         return self.message
+
+
+class InputError(StatedError):
+    """The person's input was refused; nothing was stored or sent."""
 
 
 class ConversationBusy(InputError):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chatbot.env import read_env
-from chatbot.errors import ChatbotError
+from chatbot.errors import StatedError
 
 log = logging.getLogger("chatbot.pricing")
 
@@ -43,16 +43,8 @@ _MILLION = Decimal(1_000_000)
 _SNAPSHOT_DATE = re.compile(r"-\d{8}$")
 
 
-class PriceFileError(ChatbotError, ValueError):
+class PriceFileError(StatedError, ValueError):
     """A price file that cannot be used; the message names the file, model and field."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def user_message(self) -> str:
-        return self.message
 
 
 class TokenUsage(Protocol):
