@@ -23,6 +23,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening at once means connections queue from the moment the URL is known,
+        # even before uvicorn starts accepting (a client is never refused on start-up).
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
