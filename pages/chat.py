@@ -32,10 +32,7 @@ prompt = st.chat_input(
 
 
 def _retry() -> None:
-    try:
-        runtime.chat.retry(conversation_id=state.conversation_id(), owner=state.owner())
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
+    state.attempt(lambda: runtime.chat.retry(conversation_id=state.conversation_id(), owner=state.owner()))
 
 
 if transcript is None:

@@ -50,12 +50,6 @@ class _ApiKeyAuth(httpx.Auth):
         return "_ApiKeyAuth(key=<hidden>)"
 
 
-def estimate_input_tokens(request: ChatRequest) -> int:
-    # About 3.5 characters a token; the reservation is corrected by `settle` afterwards.
-    chars = sum(len(turn.content) for turn in request.messages) + len(request.system or "")
-    return (chars * 2 + 6) // 7
-
-
 class LLMClient:
     """A pooled, thread-safe client for the Messages API; create one per process."""
 
@@ -187,7 +181,8 @@ class LLMClient:
             return None
         return self.limiter.acquire(
             request.model,
-            input_tokens_estimate=estimate_input_tokens(request),
+            # corrected by `settle` once the API reports the real count
+            input_tokens_estimate=request.input_tokens_estimate,
             max_wait=self.settings.max_retry_wait,
             user=(request.metadata or {}).get("user_id"),
         )

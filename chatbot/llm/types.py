@@ -9,6 +9,16 @@ from typing import Any, Literal
 Role = Literal["user", "assistant"]
 
 
+def tokens_for_chars(chars: int) -> int:
+    """A cheap upper-side token estimate (about 3.5 characters a token for English prose);
+    the exact count costs an API call, and a slight over-estimate only errs on the safe side."""
+    return (chars * 2 + 6) // 7
+
+
+def estimate_tokens(text: str) -> int:
+    return tokens_for_chars(len(text))
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     role: Role
@@ -32,6 +42,12 @@ class ChatRequest:
     metadata: Mapping[str, str] | None = None
     # Mark the system prompt for Anthropic prompt caching (reads cost a tenth of input).
     cache_system: bool = False
+
+    @property
+    def input_tokens_estimate(self) -> int:
+        """System prompt and turns, estimated without a call (the rate limiter's reservation)."""
+        chars = sum(len(turn.content) for turn in self.messages) + len(self.system or "")
+        return tokens_for_chars(chars)
 
     def to_body(self, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

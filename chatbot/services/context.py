@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chatbot.llm import ChatRequest, Turn
+from chatbot.llm.types import estimate_tokens
 from chatbot.personas import PersonaSpec
 
 # Context windows by model family, as data. Unknown models get the conservative default.
@@ -54,12 +55,6 @@ def min_cacheable(model: str) -> int:
         if model.startswith(prefix):
             return size
     return DEFAULT_MIN_CACHEABLE
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap upper-side estimate (about 3.5 characters a token for English prose); the
-    exact count costs an API call, and a slight over-estimate only drops a turn early."""
-    return (len(text) * 2 + 6) // 7
 
 
 def turns_from_messages(messages: Iterable[StoredMessage]) -> list[Turn]:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from chatbot.errors import ChatbotError
 from chatbot.personas import PersonaSpec
 from chatbot.services.runtime import Runtime
 from chatbot.store import Conversation
@@ -58,11 +57,10 @@ def _current(prefix: str, names: list[str]) -> dict[str, str]:
 
 def _start(runtime: Runtime, persona: str, prefix: str, names: list[str]) -> None:
     values = _current(prefix, names)
-    try:
-        conversation = runtime.conversations.start(owner=state.owner(), persona=persona, variables=values)
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
-    else:
+    conversation = state.attempt(
+        lambda: runtime.conversations.start(owner=state.owner(), persona=persona, variables=values)
+    )
+    if conversation is not None:
         state.open_conversation(conversation.id)
 
 
@@ -105,12 +103,10 @@ def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]
 
 def _save_details(runtime: Runtime, conversation_id: int, prefix: str, names: list[str]) -> None:
     values = _current(prefix, names)
-    try:
-        runtime.conversations.update_details(conversation_id, values)
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
-    else:
-        state.flash("success", "Case details saved; the next reply uses them.")
+    state.attempt(
+        lambda: runtime.conversations.update_details(conversation_id, values),
+        "Case details saved; the next reply uses them.",
+    )
 
 
 def case_details_popover(runtime: Runtime, conversation: Conversation, spec: PersonaSpec) -> None:

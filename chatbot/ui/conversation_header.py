@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatbot.errors import ChatbotError
 from chatbot.services.runtime import Runtime
 from chatbot.store import Conversation
 
@@ -15,12 +14,7 @@ from .safe_markdown import safe_markdown
 
 def _rename(runtime: Runtime, conversation_id: int) -> None:
     title = st.session_state.get(f"rename-{conversation_id}", "")
-    try:
-        runtime.conversations.rename(conversation_id, title)
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
-    else:
-        state.flash("success", "Conversation renamed.")
+    state.attempt(lambda: runtime.conversations.rename(conversation_id, title), "Conversation renamed.")
 
 
 def _delete(runtime: Runtime, conversation_id: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatbot.errors import ChatbotError
 from chatbot.personas import PersonaSpec, Variable
 from chatbot.services.personas import ResolvedPersona
 from chatbot.services.runtime import Runtime
@@ -22,14 +21,9 @@ _SELECTED = "persona-selected"
 
 
 def _act(action, success: str, select: bool = False) -> None:
-    try:
-        result = action()
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
-        return
+    result = state.attempt(action, success)
     if select and result is not None:
-        st.session_state[_SELECTED] = result.key
-    state.flash("success", success)
+        st.session_state[_SELECTED] = result.key  # show the persona just made
 
 
 def persona_toolbar(runtime: Runtime) -> str | None:

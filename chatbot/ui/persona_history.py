@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatbot.errors import ChatbotError
 from chatbot.services.runtime import Runtime
 
 from . import state
-
-
-def _act(action, success: str) -> None:
-    try:
-        action()
-    except ChatbotError as error:
-        state.flash("error", error.user_message)
-    else:
-        state.flash("success", success)
 
 
 def history_panel(runtime: Runtime, key: str) -> None:
@@ -58,7 +48,7 @@ def history_panel(runtime: Runtime, key: str) -> None:
         icon=":material/publish:",
         width="stretch",
         help="New conversations get the published version; running ones keep theirs.",
-        on_click=_act,
+        on_click=state.attempt,
         args=(lambda: runtime.personas.publish(key, chosen, by=owner), f"Version {chosen} is published."),
     )
     restore.button(
@@ -67,7 +57,7 @@ def history_panel(runtime: Runtime, key: str) -> None:
         icon=":material/history:",
         width="stretch",
         help="Makes a new version with this version's content (a draft until published).",
-        on_click=_act,
+        on_click=state.attempt,
         args=(
             lambda: runtime.personas.restore(key, chosen, by=owner),
             f"Version {chosen} was restored as a new draft version.",

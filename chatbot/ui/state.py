@@ -7,7 +7,14 @@ client or anything secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import streamlit as st
+
+from chatbot.errors import ChatbotError
+
+T = TypeVar("T")
 
 _CONVERSATION = "c"
 _FLASH = "flash"
@@ -38,6 +45,19 @@ def owner() -> str:
 def flash(kind: str, message: str) -> None:
     """A message to show on the next run (after an st.rerun)."""
     st.session_state[_FLASH] = (kind, message)
+
+
+def attempt(action: Callable[[], T], success: str | None = None) -> T | None:
+    """Run an action a click asked for: its `ChatbotError` becomes an error flash (the
+    message says what to do), success an optional success flash. Returns its result."""
+    try:
+        result = action()
+    except ChatbotError as error:
+        flash("error", error.user_message)
+        return None
+    if success:
+        flash("success", success)
+    return result
 
 
 def take_flash() -> tuple[str, str] | None:
