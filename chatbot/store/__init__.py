@@ -51,6 +51,7 @@ from chatbot.store.models import (
     PersonaVersion,
     utc_now,
 )
+from chatbot.store.ops_models import AppSetting, Budget, BudgetAlert, TicketSummary
 from chatbot.store.personas import (
     add_persona_version,
     create_persona,
@@ -72,6 +73,9 @@ __all__ = [
     "INTERRUPTED_ERROR",
     "ApiCall",
     "ApiCallOutcome",
+    "AppSetting",
+    "Budget",
+    "BudgetAlert",
     "Conversation",
     "Message",
     "MessageRole",
@@ -79,6 +83,7 @@ __all__ = [
     "NotFoundError",
     "Persona",
     "PersonaVersion",
+    "TicketSummary",
     "add_message",
     "add_persona_version",
     "archive_conversation",

@@ -39,7 +39,18 @@ EXPECTED_COLUMNS = {
     "persona_version": {
         "id", "persona_id", "number", "spec", "created_by", "created_at", "note",
     },
+    "ticket_summary": {
+        "id", "conversation_id", "through_message_id", "model", "data", "created_by",
+        "created_at",
+    },
+    "budget": {"id", "user", "period", "limit_usd", "updated_by", "updated_at"},
+    "budget_alert": {
+        "id", "budget_id", "period_start", "threshold", "spent_usd", "limit_usd", "created_at",
+    },
+    "app_setting": {"key", "value", "updated_by", "updated_at"},
 }  # fmt: skip
+
+PRIMARY_KEYS = {table: ["id"] for table in EXPECTED_COLUMNS} | {"app_setting": ["key"]}
 
 EXPECTED_INDEXES = {
     "conversation": {
@@ -54,6 +65,12 @@ EXPECTED_INDEXES = {
     },
     "persona": set(),
     "persona_version": set(),
+    "ticket_summary": {
+        ("ix_ticket_summary_conversation_id", ("conversation_id", "created_at")),
+    },
+    "budget": set(),
+    "budget_alert": set(),
+    "app_setting": set(),
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -65,6 +82,10 @@ EXPECTED_FOREIGN_KEYS = {
     },
     "persona": set(),
     "persona_version": {("persona_id", "persona", "id", "CASCADE")},
+    "ticket_summary": {("conversation_id", "conversation", "id", "CASCADE")},
+    "budget": set(),
+    "budget_alert": {("budget_id", "budget", "id", "CASCADE")},
+    "app_setting": set(),
 }
 
 EXPECTED_UNIQUE_CONSTRAINTS = {
@@ -83,9 +104,18 @@ EXPECTED_UNIQUE_CONSTRAINTS = {
             "column_names": ["persona_id", "number"],
         }
     ],
+    "ticket_summary": [],
+    "budget": [{"name": "uq_budget_user_period", "column_names": ["user", "period"]}],
+    "budget_alert": [
+        {
+            "name": "uq_budget_alert_once",
+            "column_names": ["budget_id", "period_start", "threshold"],
+        }
+    ],
+    "app_setting": [],
 }
 
-HEAD = "0003_personas"
+HEAD = "0004_summaries_budgets"
 
 
 def _head() -> str:
@@ -104,7 +134,7 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
     assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
     for table, columns in EXPECTED_COLUMNS.items():
         assert {c["name"] for c in inspector.get_columns(table)} == columns, table
-        assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"]
+        assert inspector.get_pk_constraint(table)["constrained_columns"] == PRIMARY_KEYS[table]
         indexes = {(i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)}
         assert indexes == EXPECTED_INDEXES[table], table
         foreign_keys = {
