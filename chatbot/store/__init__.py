@@ -32,6 +32,7 @@ from chatbot.store.errors import NotFoundError
 from chatbot.store.messages import (
     INTERRUPTED_ERROR,
     add_message,
+    add_messages,
     find_streaming_message,
     get_message,
     list_messages,
@@ -52,6 +53,15 @@ from chatbot.store.models import (
     utc_now,
 )
 from chatbot.store.ops_models import AppSetting, Budget, BudgetAlert, TicketSummary
+from chatbot.store.qa_models import (
+    Annotation,
+    CheckResult,
+    Feedback,
+    GoldenCase,
+    QACheck,
+    ReplayResult,
+    ReplayRun,
+)
 from chatbot.store.personas import (
     add_persona_version,
     create_persona,
@@ -69,22 +79,30 @@ from chatbot.store.personas import (
 )
 
 __all__ = [
-    "DEFAULT_TITLE",
-    "INTERRUPTED_ERROR",
+    "Annotation",
     "ApiCall",
     "ApiCallOutcome",
     "AppSetting",
     "Budget",
     "BudgetAlert",
+    "CheckResult",
     "Conversation",
+    "DEFAULT_TITLE",
+    "Feedback",
+    "GoldenCase",
+    "INTERRUPTED_ERROR",
     "Message",
     "MessageRole",
     "MessageStatus",
     "NotFoundError",
     "Persona",
     "PersonaVersion",
+    "QACheck",
+    "ReplayResult",
+    "ReplayRun",
     "TicketSummary",
     "add_message",
+    "add_messages",
     "add_persona_version",
     "archive_conversation",
     "auto_title",

@@ -48,9 +48,28 @@ def add_message(
     **fields: Any,
 ) -> Message:
     """Append a message at the next position and bump the conversation's updated_at."""
-    _check_fields(fields)
-    role = MessageRole(role).value
-    status = MessageStatus(status).value
+    (message,) = add_messages(
+        session=session,
+        conversation_id=conversation_id,
+        messages=[dict(role=role, content=content, status=status, **fields)],
+    )
+    return message
+
+
+def add_messages(
+    *, session: Session, conversation_id: int, messages: list[dict[str, Any]]
+) -> list[Message]:
+    """Append several messages (dicts of `add_message`'s arguments) in order, with one
+    lookup and one flush: a turn adds the agent's message and the reply's row together,
+    and this is on the path before the first token."""
+    prepared = []
+    for spec in messages:
+        fields = dict(spec)
+        role = MessageRole(fields.pop("role")).value
+        status = MessageStatus(fields.pop("status", MessageStatus.COMPLETE)).value
+        content = fields.pop("content")
+        _check_fields(fields)
+        prepared.append((role, content, status, fields))
     # FOR UPDATE serialises concurrent appends on PostgreSQL; SQLite ignores it and
     # relies on the write session's BEGIN IMMEDIATE instead.
     conversation = session.exec(
@@ -64,20 +83,23 @@ def add_message(
         )
     ).one()
     now = utc_now()
-    message = Message(
-        conversation_id=conversation_id,
-        position=position,
-        role=role,
-        content=content,
-        status=status,
-        created_at=now,
-        updated_at=now,
-        **fields,
-    )
+    added = [
+        Message(
+            conversation_id=conversation_id,
+            position=position + offset,
+            role=role,
+            content=content,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        for offset, (role, content, status, fields) in enumerate(prepared)
+    ]
     conversation.updated_at = now
-    session.add_all([message, conversation])
+    session.add_all([*added, conversation])
     session.flush()
-    return message
+    return added
 
 
 def update_message(*, session: Session, message_id: int, **fields: Any) -> Message:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import SQLModel
 
 from chatbot.store import make_engine, migrate
-from chatbot.store.db import alembic_config, locked_migration_connection
+from chatbot.store.db import alembic_config, include_name, locked_migration_connection
 
 EXPECTED_COLUMNS = {
     "conversation": {
@@ -48,9 +48,39 @@ EXPECTED_COLUMNS = {
         "id", "budget_id", "period_start", "threshold", "spent_usd", "limit_usd", "created_at",
     },
     "app_setting": {"key", "value", "updated_by", "updated_at"},
+    "feedback": {
+        "id", "message_id", "owner", "rating", "comment", "created_at", "updated_at",
+    },
+    "annotation": {
+        "id", "conversation_id", "message_id", "kind", "text", "created_by", "created_at",
+    },
+    "golden_case": {"conversation_id", "added_by", "added_at", "note"},
+    "qa_check": {
+        "id", "name", "kind", "config", "description", "archived", "created_by", "created_at",
+    },
+    "replay_run": {
+        "id", "label", "status", "persona", "persona_version", "model", "conversation_ids",
+        "check_ids", "turns_total", "turns_done", "estimated_cost_usd", "cost_usd", "error",
+        "created_by", "created_at", "finished_at",
+    },
+    "replay_result": {
+        "id", "run_id", "conversation_id", "source_message_id", "position", "status", "text",
+        "error", "model", "persona_version", "input_tokens", "output_tokens", "cost_usd",
+        "ttft_ms", "total_ms", "request_id", "created_at",
+    },
+    "check_result": {"id", "result_id", "check_id", "passed", "detail"},
 }  # fmt: skip
 
-PRIMARY_KEYS = {table: ["id"] for table in EXPECTED_COLUMNS} | {"app_setting": ["key"]}
+# The FTS5 search table and the shadow tables SQLite keeps for it (migration 0005_qa).
+FTS_TABLES = {
+    "message_fts", "message_fts_data", "message_fts_idx", "message_fts_docsize",
+    "message_fts_config",
+}  # fmt: skip
+
+PRIMARY_KEYS = {table: ["id"] for table in EXPECTED_COLUMNS} | {
+    "app_setting": ["key"],
+    "golden_case": ["conversation_id"],
+}
 
 EXPECTED_INDEXES = {
     "conversation": {
@@ -71,6 +101,16 @@ EXPECTED_INDEXES = {
     "budget": set(),
     "budget_alert": set(),
     "app_setting": set(),
+    "feedback": set(),
+    "annotation": {
+        ("ix_annotation_conversation_id", ("conversation_id",)),
+        ("ix_annotation_kind_text", ("kind", "text")),
+    },
+    "golden_case": set(),
+    "qa_check": set(),
+    "replay_run": {("ix_replay_run_created_at", ("created_at",))},
+    "replay_result": set(),
+    "check_result": set(),
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -86,6 +126,23 @@ EXPECTED_FOREIGN_KEYS = {
     "budget": set(),
     "budget_alert": {("budget_id", "budget", "id", "CASCADE")},
     "app_setting": set(),
+    "feedback": {("message_id", "message", "id", "CASCADE")},
+    "annotation": {
+        ("conversation_id", "conversation", "id", "CASCADE"),
+        ("message_id", "message", "id", "CASCADE"),
+    },
+    "golden_case": {("conversation_id", "conversation", "id", "CASCADE")},
+    "qa_check": set(),
+    "replay_run": set(),
+    "replay_result": {
+        ("run_id", "replay_run", "id", "CASCADE"),
+        ("conversation_id", "conversation", "id", "CASCADE"),
+        ("source_message_id", "message", "id", "CASCADE"),
+    },
+    "check_result": {
+        ("result_id", "replay_result", "id", "CASCADE"),
+        ("check_id", "qa_check", "id", "CASCADE"),
+    },
 }
 
 EXPECTED_UNIQUE_CONSTRAINTS = {
@@ -113,9 +170,18 @@ EXPECTED_UNIQUE_CONSTRAINTS = {
         }
     ],
     "app_setting": [],
+    "feedback": [{"name": "uq_feedback_message_owner", "column_names": ["message_id", "owner"]}],
+    "annotation": [],
+    "golden_case": [],
+    "qa_check": [{"name": "uq_qa_check_name", "column_names": ["name"]}],
+    "replay_run": [],
+    "replay_result": [
+        {"name": "uq_replay_result_run_source", "column_names": ["run_id", "source_message_id"]}
+    ],
+    "check_result": [{"name": "uq_check_result_once", "column_names": ["result_id", "check_id"]}],
 }
 
-HEAD = "0004_summaries_budgets"
+HEAD = "0005_qa"
 
 
 def _head() -> str:
@@ -131,7 +197,7 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
     migrate(blank_engine)
 
     inspector = inspect(blank_engine)
-    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"} | FTS_TABLES
     for table, columns in EXPECTED_COLUMNS.items():
         assert {c["name"] for c in inspector.get_columns(table)} == columns, table
         assert inspector.get_pk_constraint(table)["constrained_columns"] == PRIMARY_KEYS[table]
@@ -162,7 +228,9 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
 def test_migrations_match_the_models(engine: Engine) -> None:
     # Catches a model field added without a migration (or the reverse).
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
@@ -191,7 +259,8 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
         with locked_migration_connection(engine) as connection:
             config.attributes["connection"] = connection
             step(config, target)
-    assert set(inspect(engine).get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    tables = set(inspect(engine).get_table_names())
+    assert tables == set(EXPECTED_COLUMNS) | {"alembic_version"} | FTS_TABLES
 
 
 def test_sqlite_pragmas_are_in_effect(engine: Engine, db_path: Path) -> None:

@@ -9,7 +9,12 @@ At runtime ``chatbot.store.db.migrate`` passes an open, locked connection throug
 from alembic import context
 
 from chatbot.store import models  # noqa: F401  (registers the tables on the metadata)
-from chatbot.store.db import database_url_from_env, locked_migration_connection, make_engine
+from chatbot.store.db import (
+    database_url_from_env,
+    include_name,
+    locked_migration_connection,
+    make_engine,
+)
 from sqlmodel import SQLModel
 
 config = context.config
@@ -23,6 +28,7 @@ def _configure_and_run(connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
