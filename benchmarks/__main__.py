@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import batch, cache, ratelimit, stream_overhead
+from . import batch, cache, first_token, ratelimit, stream_overhead
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -51,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + batch.format_table(batch_result))
     print()
     cache_result = cache.run(n=1_000 if args.quick else 10_000)
+    log("first_token: the time the app adds before the first token")
+    first_token_result = first_token.run(turns=20 if args.quick else 300)
+    print("\n" + first_token.format_table(first_token_result))
     if full:
-        for name, data in (("batch", batch_result), ("cache", cache_result)):
+        results = (("batch", batch_result), ("cache", cache_result),
+                   ("first_token", first_token_result))
+        for name, data in results:
             (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
 
     if args.profile:

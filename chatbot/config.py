@@ -4,10 +4,16 @@ read once from the environment or `.env`. The configuration table in README.md l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatbot.env import positive, read_env
+
+# The model for each purpose other than chat (which uses the persona's model): summaries
+# and classification are short, structured jobs, so the cheapest current model does them.
+# CHATBOT_MODEL_<PURPOSE> overrides one (e.g. CHATBOT_MODEL_SUMMARY=claude-sonnet-5-5).
+DEFAULT_PURPOSE_MODELS: Mapping[str, str] = {"summary": "claude-haiku-5-5", "judge": "claude-haiku-5-5"}
+_PURPOSE_PREFIX = "CHATBOT_MODEL_"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class AppSettings:
     burst: float = 20.0
     # One agent's own pace: beyond it they are slowed and flagged for admins.
     user_rpm: float = 30.0
+    # purpose -> model id; see DEFAULT_PURPOSE_MODELS and `model_for`.
+    purpose_models: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PURPOSE_MODELS))
+    # Where replicas share the rate limiter and response cache; None keeps both in memory.
+    # Out of the repr: the URL may hold a password.
+    redis_url: str | None = field(default=None, repr=False)
 
 
 def load_app_settings(
@@ -57,6 +68,8 @@ def load_app_settings(
         rpm=_off_or_positive(env, "CHATBOT_RPM", 20.0),
         burst=positive(env, "CHATBOT_BURST", _off_or_positive(env, "CHATBOT_RPM", 20.0) or 1.0, float),
         user_rpm=positive(env, "CHATBOT_USER_RPM", 30.0, float),
+        purpose_models=_purpose_models(env),
+        redis_url=(env.get("CHATBOT_REDIS_URL") or "").strip() or None,
     )
 
 
@@ -66,3 +79,18 @@ def _off_or_positive(env: Mapping[str, str], name: str, default: float) -> float
     if raw in ("0", "0.0"):
         return 0.0
     return positive(env, name, default, float)
+
+
+def _purpose_models(env: Mapping[str, str]) -> dict[str, str]:
+    models = dict(DEFAULT_PURPOSE_MODELS)
+    for name, value in env.items():
+        if name.upper().startswith(_PURPOSE_PREFIX) and len(name) > len(_PURPOSE_PREFIX):
+            model = (value or "").strip()
+            if model:  # blank means "not set", as for every other setting
+                models[name[len(_PURPOSE_PREFIX):].lower()] = model
+    return models
+
+
+def model_for(purpose: str, settings: AppSettings, default: str) -> str:
+    """The model configured for `purpose` ("summary", "judge"...), else `default`."""
+    return settings.purpose_models.get(purpose) or default

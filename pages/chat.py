@@ -5,10 +5,11 @@ import streamlit as st
 from chatbot.errors import ChatbotError
 from chatbot.ui import state
 from chatbot.ui.case_details import greeting_and_suggestions, new_conversation_panel
-from chatbot.ui.chat_view import AVATARS, context_notice, render_message
+from chatbot.ui.chat_view import AVATARS, context_notice, live_reply, render_message
 from chatbot.ui.conversation_header import conversation_header
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.sidebar import conversation_sidebar
+from chatbot.ui.summary_card import summary_panel
 
 runtime = get_runtime()
 current = state.conversation_id()
@@ -40,6 +41,7 @@ if transcript is None:
 else:
     new_persona, new_details = None, None
     conversation_header(runtime, transcript.conversation, busy=generation is not None)
+    summary_panel(runtime, transcript, busy=generation is not None)
 
 prompt = prompt or state.take_pending_prompt()
 if prompt is not None and prompt.strip():
@@ -64,6 +66,10 @@ conversation_sidebar(runtime, current)
 flash = state.take_flash()
 if flash:
     getattr(st, flash[0])(flash[1])
+
+budget_notice = runtime.chat.budget_warning(state.owner())
+if budget_notice:  # 80 % or more of a budget this agent's messages count against
+    st.warning(budget_notice, icon=":material/savings:")
 
 draft = state.take_draft()
 if draft:
@@ -91,6 +97,6 @@ if generation is not None:
             context_notice(generation.dropped_turns)
         if st.button("Stop", key=f"stop-{generation.message_id}", icon=":material/stop_circle:"):
             generation.cancel()
-        st.write_stream(generation.deltas())
+        live_reply(generation)
     generation.wait(timeout=runtime.settings.flush_interval)
     st.rerun()

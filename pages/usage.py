@@ -5,6 +5,8 @@ import streamlit as st
 from chatbot.errors import ChatbotError
 from chatbot.pricing import default_prices
 from chatbot.services.usage import UsageService
+from chatbot.ui import state
+from chatbot.ui.budget_panel import budget_section
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.usage_filters import group_picker, range_picker
 from chatbot.ui.usage_panels import (
@@ -23,6 +25,8 @@ try:
     default_prices()  # a broken price file is news for the admin, not only the log
 except ChatbotError as error:
     st.error(f"New calls are recorded as unpriced until the price file is fixed: {error.user_message}")
+
+budget_section(runtime.budgets, admin=state.owner())
 
 period = range_picker()
 try:

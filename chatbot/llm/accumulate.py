@@ -1,7 +1,7 @@
 """Folding Messages API stream events into a reply: pure functions, no I/O.
 
 Modelled on the official SDK's `accumulate_event(event, snapshot) -> snapshot`, kept small:
-we only need the text blocks, the stop reason and the usage.
+we only need the text blocks, tool calls (for structured output), the stop reason and the usage.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import StreamErrorEvent
 from .sse import SSEEvent
-from .types import Usage
+from .types import ToolUse, Usage
 
 
 @dataclass(slots=True)
@@ -28,6 +28,9 @@ class Snapshot:
     usage: Usage = field(default_factory=Usage)
     started: bool = False
     stopped: bool = False
+    tool_uses: list[ToolUse] = field(default_factory=list)
+    # Streamed tool calls by block index: (id, name, partial JSON pieces) until their stop.
+    open_tools: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -66,7 +69,7 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
     """Apply one event to `snapshot`; return the text it adds, if any.
 
     Raises `StreamErrorEvent` for an `error` event. Unknown event and delta types (thinking,
-    tool input, citations, future ones) are ignored, as the API's versioning policy asks.
+    citations, future ones) are ignored, as the API's versioning policy asks.
     """
     kind = event.get("type")
     if kind == "content_block_delta":
@@ -76,6 +79,10 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
             if text:
                 snapshot.parts.append(text)
             return text or None
+        if delta.get("type") == "input_json_delta":
+            pending = snapshot.open_tools.get(event.get("index", -1))
+            if pending is not None:
+                pending[2].append(delta.get("partial_json") or "")
         return None
     if kind == "message_start":
         message = event.get("message") or {}
@@ -86,12 +93,30 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
         for block in message.get("content") or ():
             if block.get("type") == "text" and block.get("text"):
                 snapshot.parts.append(block["text"])
+            elif block.get("type") == "tool_use":  # a whole (non-streaming) reply
+                snapshot.tool_uses.append(_tool_use(block, block.get("input")))
         return None
     if kind == "content_block_start":
         block = event.get("content_block") or {}
         if block.get("type") == "text" and block.get("text"):
             snapshot.parts.append(block["text"])
             return block["text"]
+        if block.get("type") == "tool_use":
+            snapshot.open_tools[event.get("index", -1)] = (
+                block.get("id") or "", block.get("name") or "", []
+            )
+        return None
+    if kind == "content_block_stop":
+        pending = snapshot.open_tools.pop(event.get("index", -1), None)
+        if pending is not None:
+            raw = "".join(pending[2])
+            # The input arrives as JSON text in pieces; an empty input is the object {}.
+            # Unparsable text is kept as the string, for the caller's validation to report.
+            try:
+                value = _loads(raw) if raw.strip() else {}
+            except ValueError:
+                value = raw
+            snapshot.tool_uses.append(ToolUse(pending[0], pending[1], value))
         return None
     if kind == "message_delta":
         delta = event.get("delta") or {}
@@ -109,6 +134,10 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
             error_type=error.get("type") or "api_error",
         )
     return None
+
+
+def _tool_use(block: dict[str, Any], value: Any) -> ToolUse:
+    return ToolUse(block.get("id") or "", block.get("name") or "", value if value is not None else {})
 
 
 def accumulate(events: Iterable[SSEEvent]) -> Snapshot:

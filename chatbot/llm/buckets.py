@@ -1,6 +1,6 @@
-"""Where rate-limit buckets live. In memory for one process; a shared store (Redis: one hash
-per key, updated in a Lua script or WATCH/MULTI transaction under `locked()`) lets several
-app replicas share one budget without changing the limiter."""
+"""Where rate-limit buckets live. In memory for one process; a shared store (Redis, in
+`redis_state.py`: one hash per key, read and written under one short lock) lets several app
+replicas share one budget without changing the limiter."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ class BucketStore(Protocol):
     def locked(self) -> AbstractContextManager[object]: ...
     def get(self, key: str) -> Bucket | None: ...
     def set(self, key: str, bucket: Bucket) -> None: ...
+    # Who was slowed down lives here too, so admins see every replica's flagged users.
+    def flag(self, user: str) -> None: ...
+    def flagged(self) -> dict[str, int]: ...
 
 
 class MemoryStore:
@@ -44,6 +47,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._buckets: dict[str, Bucket] = {}
+        self._flagged: dict[str, int] = {}
 
     def locked(self) -> AbstractContextManager[object]:
         return self._lock
@@ -53,3 +57,9 @@ class MemoryStore:
 
     def set(self, key: str, bucket: Bucket) -> None:
         self._buckets[key] = bucket
+
+    def flag(self, user: str) -> None:
+        self._flagged[user] = self._flagged.get(user, 0) + 1
+
+    def flagged(self) -> dict[str, int]:
+        return dict(self._flagged)

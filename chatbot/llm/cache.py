@@ -47,11 +47,17 @@ def cache_key(request: ChatRequest) -> str:
         "format": _FORMAT,
         "model": request.model,
         "system": request.system or None,
-        "messages": [[t.role, t.content] for t in request.messages],
+        "messages": [[t.role, t.to_wire()["content"]] for t in request.messages],
         "max_tokens": request.max_tokens,
         "temperature": None if request.temperature is None else float(request.temperature),
         "stop_sequences": list(request.stop_sequences),
     }
+    # Tools decide the answer too. Added only when present, so every key of a request
+    # without tools is unchanged and `_FORMAT` needs no bump.
+    if request.tools:
+        canonical["tools"] = [dict(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        canonical["tool_choice"] = dict(request.tool_choice)
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -159,8 +165,15 @@ class ResponseCache(Protocol):
 
 
 def is_cacheable(reply: Reply) -> bool:
-    """Only whole answers: an error or a reply cut short must be asked again, not replayed."""
-    return reply.status == "complete" and reply.error is None and bool(reply.text.strip())
+    """Only whole text answers: an error or a reply cut short must be asked again, not
+    replayed. A reply with tool calls is not kept: a stored reply holds text only, and a
+    hit without its tool input would be a wrong answer, not a cheaper one."""
+    return (
+        reply.status == "complete"
+        and reply.error is None
+        and not reply.tool_uses
+        and bool(reply.text.strip())
+    )
 
 
 class MemoryCache:

@@ -121,6 +121,7 @@ class LLMClient:
                 reservation.settle(usage.output_tokens, input_tokens=usage.input_tokens or None)
             return Reply(
                 text=snapshot.text,
+                tool_uses=list(snapshot.tool_uses),
                 model=snapshot.model,
                 message_id=snapshot.message_id,
                 stop_reason=snapshot.stop_reason,
@@ -138,13 +139,21 @@ class LLMClient:
             self.cache.put(key, reply)
         return reply
 
-    def stream(self, request: ChatRequest, *, use_cache: bool = True) -> ReplyStream | CachedReplyStream:
+    def stream(
+        self,
+        request: ChatRequest,
+        *,
+        use_cache: bool = True,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> ReplyStream | CachedReplyStream:
         """A streaming call: iterate for text deltas, then read `.result`. An identical
-        request answered within the cache's TTL streams from the cache (`cache_hit`)."""
+        request answered within the cache's TTL streams from the cache (`cache_hit`).
+        `on_wait(seconds)` is called when the rate limiter makes the call wait for capacity,
+        so a page can say so instead of looking stuck."""
         key = self._cache_key(request, use_cache)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return CachedReplyStream(hit)
-        return ReplyStream(self, request, cache_key=key)
+        return ReplyStream(self, request, cache_key=key, on_wait=on_wait)
 
     def _cache_key(self, request: ChatRequest, use_cache: bool) -> str | None:
         if self.cache is None or not should_cache(request, enabled=use_cache):
@@ -174,7 +183,9 @@ class LLMClient:
                 "No API key is configured: set ANTHROPIC_API_KEY, or unset it to use the sandbox"
             )
 
-    def _acquire(self, request: ChatRequest) -> Reservation | None:
+    def _acquire(
+        self, request: ChatRequest, on_wait: Callable[[float], None] | None = None
+    ) -> Reservation | None:
         """Wait for capacity under the client-side limits (never send just to get a 429).
         Every attempt takes capacity, retries included."""
         if self.limiter is None:
@@ -185,6 +196,7 @@ class LLMClient:
             input_tokens_estimate=request.input_tokens_estimate,
             max_wait=self.settings.max_retry_wait,
             user=(request.metadata or {}).get("user_id"),
+            on_wait=on_wait,
         )
 
     def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:

@@ -15,9 +15,10 @@
     │   │   └── SpendLimitReached   429 because a spend limit was hit (never retried)
     │   ├── ServerError             408, 409, 5xx (retried)
     │   └── Overloaded              529 overloaded_error (retried)
-    └── StreamError                 the stream broke after it started
-        ├── StreamErrorEvent        the API sent an `error` event
-        └── StreamInterrupted       the connection dropped, stalled or ended early
+    ├── StreamError                 the stream broke after it started
+    │   ├── StreamErrorEvent        the API sent an `error` event
+    │   └── StreamInterrupted       the connection dropped, stalled or ended early
+    └── StructuredOutputError       structured output failed its schema, even after a repair
 
 Pages catch `LLMError` and show `user_message`, which says what happened and what to do
 next; `str(error)` adds the details for logs (status, type, request id). None of them ever
@@ -161,3 +162,23 @@ class StreamErrorEvent(StreamError):
 class StreamInterrupted(StreamError):
     retryable = True
     advice = "The reply was cut off (the connection dropped). Retry to get a full reply."
+
+
+class StructuredOutputError(LLMError):
+    """The model's tool input did not match the schema, twice (first try and one repair).
+
+    `problem` is the last validation report and `attempts` the calls made (each one billed);
+    `chatbot.llm.structured` raises it, never the HTTP layer, so it is not retried.
+    """
+
+    advice = (
+        "The assistant's answer did not have the expected shape, even after one correction. "
+        "Try again; if it keeps failing, tell an admin (a smaller routed model may be too weak)."
+    )
+
+    def __init__(self, message: str, *, problem: str, attempts: list | None = None) -> None:
+        super().__init__(message, error_type="invalid_output")
+        self.problem = problem
+        #: `chatbot.llm.structured.Attempt`s, so a caller can still account for their cost.
+        self.structured_attempts = list(attempts or [])
+        self.attempts = len(self.structured_attempts) or 1

@@ -15,11 +15,11 @@ when configured or announced by the server's headers, one for input and one for 
 their own, lower limit waits before joining that queue, so one noisy agent never holds up the
 rest. The output bucket is debited only at `settle`, because output size is unknown up front.
 
-Shared state: buckets live behind `BucketStore` (`locked()`, `get`, `set`). `MemoryStore` is the
-in-process one. A Redis store would implement the same three methods -- `locked()` as a short
-Redis lock (SET NX PX), `get`/`set` as HGETALL/HSET of `ratelimit:{key}` with a TTL -- and the
-limiter would be given `clock=time.time`, since monotonic clocks differ between processes. The
-first-come queue stays per process, so fairness across processes is only approximate.
+Shared state: buckets and flagged users live behind `BucketStore` (`locked()`, `get`, `set`,
+`flag`, `flagged`). `MemoryStore` is the in-process one; `redis_state.RedisBucketStore` shares
+them between replicas, with the limiter given `clock=time.time`, since monotonic clocks differ
+between processes. The first-come queue stays per process, so fairness across processes is
+only approximate.
 
 Pure apart from time: no I/O, no globals; `clock` and `sleep` are injected so tests never sleep.
 """
@@ -142,7 +142,6 @@ class RateLimiter:
         self._store = store or MemoryStore()
         self._clock, self._sleep, self._wall = clock, sleep, wall
         self._lines: dict[str, deque[_Ticket]] = {}
-        self._throttles: dict[str, int] = {}
         self._warned: dict[str, float] = {}
 
     def limits_for(self, model: str) -> RateLimits:
@@ -151,7 +150,7 @@ class RateLimiter:
     def flagged_users(self) -> dict[str, int]:
         """Users who were slowed down, with how many of their requests were."""
         with self._store.locked():
-            return dict(self._throttles)
+            return self._store.flagged()
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -339,7 +338,7 @@ class RateLimiter:
         self._store.set(f"user:{user}", bucket)
 
     def _flag(self, user: str, now: float) -> None:
-        self._throttles[user] = self._throttles.get(user, 0) + 1
+        self._store.flag(user)
         last = self._warned.get(user)
         if last is None or now - last >= WARN_EVERY:
             self._warned[user] = now

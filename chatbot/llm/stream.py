@@ -5,7 +5,7 @@ connection and the key belong to the `LLMClient` that made it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,8 +39,16 @@ class ReplyStream:
 
     cache_hit = False
 
-    def __init__(self, client: LLMClient, request: ChatRequest, *, cache_key: str | None = None) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        request: ChatRequest,
+        *,
+        cache_key: str | None = None,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self._client = client
+        self._on_wait = on_wait
         self._request = request
         self._cache_key = cache_key
         self._reservation: Reservation | None = None
@@ -110,7 +118,7 @@ class ReplyStream:
         """One attempt: send, then read up to the first text delta (still retryable here)."""
         self.close()
         self._snapshot = Snapshot()
-        self._reservation = self._client._acquire(self._request)
+        self._reservation = self._client._acquire(self._request, self._on_wait)
         response = self._client._send(
             "/v1/messages", self._request.to_body(stream=True), stream=True
         )
@@ -169,6 +177,7 @@ class ReplyStream:
     def _sync(self) -> None:
         s, r = self._snapshot, self._result
         r.text = s.text
+        r.tool_uses = list(s.tool_uses)
         r.model = s.model or r.model
         r.message_id = s.message_id
         r.stop_reason = s.stop_reason

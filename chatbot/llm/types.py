@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,10 +20,40 @@ def estimate_tokens(text: str) -> int:
     return tokens_for_chars(len(text))
 
 
+#: A turn's content: plain text, or the API's content blocks (tool_use, tool_result, text).
+Content = str | Sequence[Mapping[str, Any]]
+
+
+def content_chars(content: Content) -> int:
+    """Characters a turn sends, for estimates; blocks count as their JSON."""
+    if isinstance(content, str):
+        return len(content)
+    return len(json.dumps(list(content), default=str))
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     role: Role
-    content: str
+    content: Content
+
+    def to_wire(self) -> dict[str, Any]:
+        content = self.content
+        return {
+            "role": self.role,
+            "content": content if isinstance(content, str) else [dict(b) for b in content],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """A `tool_use` block of a reply: the model called tool `name` with `input`."""
+
+    id: str
+    name: str
+    input: Any  # the parsed JSON the model produced; a dict when it followed the schema
+
+    def to_block(self) -> dict[str, Any]:
+        return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
 
 
 @dataclass(frozen=True)
@@ -42,18 +73,25 @@ class ChatRequest:
     metadata: Mapping[str, str] | None = None
     # Mark the system prompt for Anthropic prompt caching (reads cost a tenth of input).
     cache_system: bool = False
+    # Tool definitions ({"name", "description", "input_schema"}) and how to choose among
+    # them, sent as given; `chatbot.llm.structured` uses them to force a JSON shape.
+    tools: Sequence[Mapping[str, Any]] = ()
+    tool_choice: Mapping[str, Any] | None = None
 
     @property
     def input_tokens_estimate(self) -> int:
-        """System prompt and turns, estimated without a call (the rate limiter's reservation)."""
-        chars = sum(len(turn.content) for turn in self.messages) + len(self.system or "")
+        """System prompt, turns and tools, estimated without a call (the rate limiter's
+        reservation)."""
+        chars = sum(content_chars(turn.content) for turn in self.messages) + len(self.system or "")
+        if self.tools:
+            chars += content_chars(self.tools)
         return tokens_for_chars(chars)
 
     def to_body(self, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,
-            "messages": [{"role": t.role, "content": t.content} for t in self.messages],
+            "messages": [t.to_wire() for t in self.messages],
         }
         if self.system and self.cache_system:
             body["system"] = [
@@ -67,6 +105,10 @@ class ChatRequest:
             body["stop_sequences"] = list(self.stop_sequences)
         if self.metadata:
             body["metadata"] = dict(self.metadata)
+        if self.tools:
+            body["tools"] = [dict(tool) for tool in self.tools]
+        if self.tool_choice is not None:
+            body["tool_choice"] = dict(self.tool_choice)
         if stream:
             body["stream"] = True
         return body
@@ -99,6 +141,7 @@ class Reply:
     """What a call produced: the whole text, or as much as arrived before it broke off."""
 
     text: str = ""
+    tool_uses: list[ToolUse] = field(default_factory=list)
     model: str | None = None
     message_id: str | None = None
     stop_reason: str | None = None

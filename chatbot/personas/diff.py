@@ -29,6 +29,9 @@ def spec_lines(spec: PersonaSpec) -> list[str]:
     lines += _items("stop_sequences", [repr(s) for s in spec.stop_sequences])
     lines += _block("greeting", spec.greeting)
     lines += _items("suggestions", list(spec.suggestions))
+    # Flags too: a version that only turns caching on or off must not diff as "no change".
+    lines.append(f"cache_replies: {'on' if spec.cache_replies else 'off'}")
+    lines.append(f"similar_questions: {'on' if spec.similar_questions else 'off'}")
     return lines
 
 

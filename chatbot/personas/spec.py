@@ -149,7 +149,7 @@ def _variables(data: Mapping[str, Any]) -> tuple[Variable, ...]:
 
 FIELDS = (
     "name", "description", "template", "variables", "model", "max_tokens", "temperature",
-    "stop_sequences", "greeting", "suggestions", "cache_replies",
+    "stop_sequences", "greeting", "suggestions", "cache_replies", "similar_questions",
 )  # fmt: skip
 
 
@@ -170,6 +170,9 @@ class PersonaSpec:
     # Answer an identical request from the response cache (off for personas whose answers
     # must reflect live data, or that are meant to vary).
     cache_replies: bool = True
+    # Answer reworded first questions from the cache (chatbot/llm/similar.py); for
+    # FAQ-style personas. Inert unless cache_replies is on too.
+    similar_questions: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -208,6 +211,10 @@ class PersonaSpec:
         cache_replies = data.get("cache_replies", True)
         if not isinstance(cache_replies, bool):
             raise PersonaError("cache_replies", "must be true or false")
+        # Absent from versions stored before the flag existed: they keep the old behaviour.
+        similar_questions = data.get("similar_questions", False)
+        if not isinstance(similar_questions, bool):
+            raise PersonaError("similar_questions", "must be true or false")
         return cls(
             name=_text(data, "name", required=True).strip(),
             description=_text(data, "description"),
@@ -224,6 +231,7 @@ class PersonaSpec:
                 data, "suggestions", each=LIMITS["suggestion"], most=LIMITS["suggestions"]
             ),
             cache_replies=cache_replies,
+            similar_questions=similar_questions,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,6 +250,7 @@ class PersonaSpec:
             "greeting": self.greeting,
             "suggestions": list(self.suggestions),
             "cache_replies": self.cache_replies,
+            "similar_questions": self.similar_questions,
         }
 
     # -- rendering ------------------------------------------------------------------------

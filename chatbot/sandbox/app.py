@@ -14,11 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import replies, wire
+from . import replies, tools, wire
 from .asgi import RequestIdMiddleware, ScriptedResponse, hide_deliberate_drops
 from .catalog import find_model
 from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_message, invalid_request
-from .faults import ErrorEventFault, Fault, FaultSpecError, SlowFirstByteFault, StatusFault, parse_fault
+from .faults import (
+    BadToolInputFault,
+    ErrorEventFault,
+    Fault,
+    FaultSpecError,
+    SlowFirstByteFault,
+    StatusFault,
+    parse_fault,
+)
 from .limits import RequestWindow
 from .playback import json_script, stream_script
 from .state import SandboxState, loggable_request
@@ -147,18 +155,26 @@ async def _answer_message(request: Request, body: Any, error: ApiError | None) -
     if isinstance(fault, SlowFirstByteFault):
         await asyncio.sleep(fault.seconds)
 
-    completion = replies.complete(body)
-    input_tokens = replies.input_tokens(body.get("system"), body["messages"])
+    input_tokens = _input_tokens(body)
     message_id = wire.new_message_id()
+    call = tools.answer(body, bad_input=isinstance(fault, BadToolInputFault))
+    completion = replies.complete(body) if call is None else None
     if body.get("stream"):
-        events = wire.stream_events(message_id, body["model"], completion, input_tokens)
+        if call is not None:
+            events = wire.tool_stream_events(message_id, body["model"], call, input_tokens)
+        else:
+            events = wire.stream_events(message_id, body["model"], completion, input_tokens)
         script = stream_script(events, fault, _config(request).delay_ms / 1000)
         return ScriptedResponse(script, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     if isinstance(fault, ErrorEventFault):
         # Without a stream the same failure can only be an error status.
         status = STATUS_FOR_ERROR_TYPE.get(fault.error_type, 500)
         return error_response(request, ApiError(status, fault.error_type, fault.message))
-    payload = json.dumps(wire.message_body(message_id, body["model"], completion, input_tokens)).encode()
+    if call is not None:
+        message = wire.tool_message_body(message_id, body["model"], call, input_tokens)
+    else:
+        message = wire.message_body(message_id, body["model"], completion, input_tokens)
+    payload = json.dumps(message).encode()
     return ScriptedResponse(json_script(payload, fault), media_type="application/json", content_length=len(payload))
 
 
@@ -167,7 +183,11 @@ async def count_tokens(request: Request) -> Response:
     error = error or validate_messages_request(body, require_max_tokens=False)
     if error:
         return error_response(request, error)
-    return JSONResponse({"input_tokens": replies.input_tokens(body.get("system"), body["messages"])})
+    return JSONResponse({"input_tokens": _input_tokens(body)})
+
+
+def _input_tokens(body: dict[str, Any]) -> int:
+    return replies.input_tokens(body.get("system"), body["messages"]) + tools.extra_input_tokens(body)
 
 
 def _check_headers(request: Request) -> ApiError | None:

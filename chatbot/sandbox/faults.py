@@ -9,6 +9,7 @@ A fault is a flat JSON object with a `kind`:
     {"kind": "truncate", "after": 3}
     {"kind": "slow_first_byte", "seconds": 0.5}
     {"kind": "stall", "after": 3, "seconds": 0.5}
+    {"kind": "bad_tool_input"}      a forced tool call whose input breaks the tool's schema
 
 It comes from the `x-sandbox-fault` request header or, failing that, from a FIFO queue
 filled through `POST /_sandbox/faults` or `SandboxState.add_faults`.
@@ -77,11 +78,19 @@ class StallFault:
     seconds: float
 
 
-Fault = Union[StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault]
+@dataclass(frozen=True)
+class BadToolInputFault:
+    """The reply is well-formed but its tool input is not (a no-op for a text reply)."""
+
+
+Fault = Union[
+    StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault, BadToolInputFault
+]
+_FAULT_TYPES = (StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault, BadToolInputFault)
 
 
 def parse_fault(spec: Any) -> Fault:
-    if isinstance(spec, (StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault)):
+    if isinstance(spec, _FAULT_TYPES):
         return spec
     if not isinstance(spec, dict):
         raise FaultSpecError("a fault must be a JSON object with a 'kind'")
@@ -108,6 +117,8 @@ def parse_fault(spec: Any) -> Fault:
         return SlowFirstByteFault(_seconds(spec))
     if kind == "stall":
         return StallFault(_int(spec, "after", default=0), _seconds(spec))
+    if kind == "bad_tool_input":
+        return BadToolInputFault()
     raise FaultSpecError(f"unknown fault kind: {kind!r}")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .catalog import find_model
 from .errors import ApiError, invalid_request
+from .tools import check_tool_choice, check_tool_pairs, check_tools
 
 ROLES = ("user", "assistant")
 # Block types we accept without looking inside; only text is read by the reply composer.
@@ -61,6 +62,9 @@ def validate_messages_request(body: Any, *, require_max_tokens: bool = True) -> 
         or _check_temperature(body.get("temperature"))
         or _check_stop_sequences(body.get("stop_sequences"))
         or _check_stream(body.get("stream"))
+        or check_tools(body.get("tools"))
+        or check_tool_choice(body.get("tool_choice"), body.get("tools"))
+        or check_tool_pairs(body["messages"])
     )
     if error:
         return error

@@ -13,6 +13,7 @@ from typing import Any
 
 from .catalog import MODELS, ModelInfo
 from .replies import Completion
+from .tools import ToolAnswer
 
 DELTA_PATTERN = re.compile(r"\s*\S+\s*")
 
@@ -48,6 +49,19 @@ def message_body(message_id: str, model: str, completion: Completion, input_toke
         "stop_reason": completion.stop_reason,
         "stop_sequence": completion.stop_sequence,
         "usage": usage(input_tokens, completion.output_tokens),
+    }
+
+
+def tool_message_body(message_id: str, model: str, call: ToolAnswer, input_tokens: int) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [call.block()],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": usage(input_tokens, call.output_tokens),
     }
 
 
@@ -118,3 +132,38 @@ def stream_events(message_id: str, model: str, completion: Completion, input_tok
 
 def error_event(error_type: str, message: str) -> bytes:
     return sse_event("error", {"type": "error", "error": {"type": error_type, "message": message}})
+
+
+def tool_stream_events(message_id: str, model: str, call: ToolAnswer, input_tokens: int) -> StreamEvents:
+    """A tool call as SSE: the block starts with an empty input, the input follows as
+    `input_json_delta` pieces of JSON text, and the message stops for `tool_use`."""
+    start = tool_message_body(message_id, model, call, input_tokens)
+    start.update(content=[], stop_reason=None, usage=usage(input_tokens, 1))
+    head = (
+        sse_event("message_start", {"type": "message_start", "message": start}),
+        sse_event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {**call.block(), "input": {}}},
+        ),
+        sse_event("ping", {"type": "ping"}),
+    )
+    deltas = tuple(
+        sse_event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": chunk}},
+        )
+        for chunk in split_deltas(json.dumps(call.input))
+    )
+    tail = (
+        sse_event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        sse_event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": usage(input_tokens, call.output_tokens),
+            },
+        ),
+        sse_event("message_stop", {"type": "message_stop"}),
+    )
+    return StreamEvents(head, deltas, tail)

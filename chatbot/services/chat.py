@@ -27,11 +27,15 @@ from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
 from chatbot.llm import ChatRequest, LLMClient, LLMError, Reply
+from chatbot.llm.cache import CachedReplyStream
+from chatbot.llm.similar import SimilarityCache
+from chatbot.personas import PersonaSpec
 
+from .budgets import BudgetService
 from .context import build_request, fit_history, history_budget, turns_from_messages
 from .conversations import create_with_persona, default_persona_key
 from .generation import Generation, Generations
-from .personas import PersonaService, ResolvedPersona
+from .personas import PersonaService
 
 log = logging.getLogger("chatbot.chat")
 
@@ -72,8 +76,12 @@ class ChatService:
         settings: AppSettings,
         generations: Generations,
         personas: PersonaService,
+        budgets: BudgetService | None = None,
+        similar: SimilarityCache | None = None,
     ) -> None:
         self.engine = engine
+        self.similar = similar
+        self.budgets = budgets
         self.client = client
         self.settings = settings
         self.generations = generations
@@ -131,6 +139,7 @@ class ChatService:
         text = clean_message(text, max_chars=self.settings.max_input_chars)
         if conversation_id is not None and self.active(conversation_id):
             raise self._busy()
+        self._check_budget(owner)
         chosen = None
         if conversation_id is None:
             chosen = self.personas.published(
@@ -144,20 +153,25 @@ class ChatService:
             else:
                 conversation = self._conversation(session, conversation_id)
                 self._refuse_if_streaming(session, conversation.id)
-            message = store.add_message(
-                session=session, conversation_id=conversation.id, role="user", content=text
+            message, reply = store.add_messages(
+                session=session,
+                conversation_id=conversation.id,
+                messages=[{"role": "user", "content": text}, self._new_reply_row()],
             )
             if message.position == 0:
                 store.set_auto_title(
                     session=session, conversation_id=conversation.id, first_message=text
                 )
-            reply = self._new_reply(session, conversation.id)
-        return self._generate(conversation, reply.id, owner, use_cache=True)
+                messages = [message, reply]
+            else:  # the history, read while we hold the transaction anyway
+                messages = store.list_messages(session=session, conversation_id=conversation.id)
+        return self._generate(conversation, reply.id, owner, use_cache=True, messages=messages)
 
     def retry(self, *, conversation_id: int, owner: str) -> Generation:
         """Generate the last reply again (after an error, a cut-off or a stop)."""
         if self.active(conversation_id):
             raise self._busy()
+        self._check_budget(owner)
         with store.write_session(self.engine) as session:
             conversation = self._conversation(session, conversation_id)
             self._refuse_if_streaming(session, conversation.id)
@@ -175,22 +189,27 @@ class ChatService:
                     stop_reason=None,
                 )
             else:
-                reply = self._new_reply(session, conversation.id)
+                (reply,) = store.add_messages(
+                    session=session, conversation_id=conversation.id, messages=[self._new_reply_row()]
+                )
         # A retry asks for a fresh answer: the cached one may be what the agent rejected.
-        return self._generate(conversation, reply.id, owner, use_cache=False)
+        return self._generate(conversation, reply.id, owner, use_cache=False, messages=messages)
+
+    def budget_warning(self, owner: str) -> str | None:
+        """The notice the chat page shows while a budget for `owner` is at 80 % or over."""
+        return self.budgets.banner(owner) if self.budgets is not None else None
 
     # -- internals ------------------------------------------------------------------------
 
+    def _check_budget(self, owner: str) -> None:
+        # Before anything is stored: a "stop" policy refuses with nothing saved or sent.
+        if self.budgets is not None:
+            self.budgets.check("chat", owner)
+
     @staticmethod
-    def _new_reply(session: Any, conversation_id: int) -> store.Message:
+    def _new_reply_row() -> dict[str, Any]:
         """The empty row a reply streams into; it exists before the call is made."""
-        return store.add_message(
-            session=session,
-            conversation_id=conversation_id,
-            role="assistant",
-            content="",
-            status=store.MessageStatus.STREAMING,
-        )
+        return {"role": "assistant", "content": "", "status": store.MessageStatus.STREAMING}
 
     def _busy(self) -> ConversationBusy:
         return ConversationBusy(
@@ -218,29 +237,33 @@ class ChatService:
             error=store.INTERRUPTED_ERROR,
         )
 
-    def _persona(self, conversation: store.Conversation) -> ResolvedPersona:
+    def _persona(self, conversation: store.Conversation) -> PersonaSpec:
         """The exact persona version this conversation uses; one started before versions
         were recorded is pinned to the published version on its next turn."""
         if conversation.persona_version is not None:
-            return self.personas.version(conversation.persona, conversation.persona_version)
+            return self.personas.spec(conversation.persona, conversation.persona_version)
         resolved = self.personas.published(conversation.persona)
         with store.write_session(self.engine) as session:
             set_conversation_persona(
                 session=session, conversation_id=conversation.id, persona_version=resolved.number
             )
-        return resolved
+        return resolved.spec
 
     def _generate(
-        self, conversation: store.Conversation, reply_id: int, owner: str, *, use_cache: bool
+        self,
+        conversation: store.Conversation,
+        reply_id: int,
+        owner: str,
+        *,
+        use_cache: bool,
+        messages: list[store.Message],
     ) -> Generation:
         try:
-            persona = self._persona(conversation).spec
+            persona = self._persona(conversation)
             system = persona.system_prompt(conversation.persona_vars)
         except ChatbotError as error:
             self._fail_before_call(reply_id, error)
             raise
-        with store.read_session(self.engine) as session:
-            messages = store.list_messages(session=session, conversation_id=conversation.id)
         history = turns_from_messages(m for m in messages if m.id != reply_id)
         fitted = fit_history(
             history,
@@ -254,8 +277,11 @@ class ChatService:
         )
         generation = Generation(conversation.id, reply_id, dropped_turns=fitted.dropped)
         use_cache = use_cache and persona.cache_replies
+        # Reworded first questions too, for personas that opt in (never on a retry).
+        similar = use_cache and persona.similar_questions
         return self.generations.start(
-            generation, lambda g: self._run(g, request, owner=owner, use_cache=use_cache)
+            generation,
+            lambda g: self._run(g, request, owner=owner, use_cache=use_cache, similar=similar),
         )
 
     def _fail_before_call(self, reply_id: int, error: ChatbotError) -> None:
@@ -268,12 +294,17 @@ class ChatService:
             )
 
     def _run(
-        self, generation: Generation, request: ChatRequest, *, owner: str, use_cache: bool
+        self, generation: Generation, request: ChatRequest, *, owner: str, use_cache: bool,
+        similar: bool = False,
     ) -> BaseException | None:
         """The worker: stream, save as we go, then save the outcome. Returns its error."""
         error: BaseException | None = None
         last_save = time.monotonic()
-        stream = self.client.stream(request, use_cache=use_cache)
+        similar_cache = self.similar if similar else None
+        hit = similar_cache.lookup(request) if similar_cache is not None else None
+        stream = CachedReplyStream(hit.reply) if hit is not None else self.client.stream(
+            request, use_cache=use_cache, on_wait=generation.waiting_for_capacity
+        )
         try:
             with stream:
                 for text in stream:
@@ -290,6 +321,8 @@ class ChatService:
             log.exception("reply for conversation %s crashed", generation.conversation_id)
             error = ChatbotError(str(exc))
         reply = stream.result
+        if similar_cache is not None and not reply.cache_hit:
+            similar_cache.remember(request, reply)  # only complete first-turn replies
         self._save_outcome(generation, reply, error, owner=owner)
         return error
 
@@ -348,3 +381,8 @@ class ChatService:
                 cache_hit=reply.cache_hit,
                 cost_usd=pricing.cost_usd(reply.model, usage, cache_hit=reply.cache_hit),
             )
+        if self.budgets is not None:
+            try:
+                self.budgets.after_call(owner)
+            except Exception:  # the reply is saved; a failed alert must not turn it into an error
+                log.exception("could not update budgets after a reply for %s", owner)

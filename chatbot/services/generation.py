@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from chatbot.errors import ChatbotError, ConversationBusy
 
 log = logging.getLogger("chatbot.generation")
+
+
+@dataclass(frozen=True)
+class CapacityWait:
+    """The reply is queued behind the rate limit; capacity is expected at `until` (epoch s)."""
+
+    until: float
+
+    def seconds_left(self, now: float | None = None) -> float:
+        return max(0.0, self.until - (time.time() if now is None else now))
 
 
 class Generation:
@@ -31,12 +43,20 @@ class Generation:
         self._cond = threading.Condition()
         self._done = False
         self._cancel = threading.Event()
+        self._waiting: CapacityWait | None = None
 
     # -- the worker's side --------------------------------------------------------------
 
     def push(self, text: str) -> None:
         with self._cond:
             self._parts.append(text)
+            self._waiting = None
+            self._cond.notify_all()
+
+    def waiting_for_capacity(self, seconds: float) -> None:
+        """The client's `on_wait`: the request waits `seconds` for rate-limit capacity."""
+        with self._cond:
+            self._waiting = CapacityWait(time.time() + seconds)
             self._cond.notify_all()
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -68,15 +88,34 @@ class Generation:
         with self._cond:
             return self._cond.wait_for(lambda: self._done, timeout)
 
+    @property
+    def waiting(self) -> CapacityWait | None:
+        """Set while the request waits for rate-limit capacity, until the first text."""
+        with self._cond:
+            return self._waiting if not self._parts and not self._done else None
+
     def deltas(self, poll: float = 0.5) -> Iterator[str]:
         """Everything so far as one chunk, then each new piece as it arrives, until done."""
-        seen = 0
+        return (update for update in self.updates(poll) if isinstance(update, str))
+
+    def updates(self, poll: float = 0.5) -> Iterator[str | CapacityWait]:
+        """Like `deltas`, with a `CapacityWait` whenever the reply starts (or is already)
+        waiting for rate-limit capacity, so a watcher can say why nothing is coming yet."""
+        seen, told = 0, None
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._done or len(self._parts) > seen, poll)
+                self._cond.wait_for(
+                    lambda: self._done or len(self._parts) > seen or self._waiting is not told,
+                    poll,
+                )
                 new = self._parts[seen:]
                 seen += len(new)
                 finished = self._done and seen == len(self._parts)
+                waiting = self._waiting if not self._parts and not self._done else None
+                fresh_wait = waiting is not None and waiting is not told
+                told = self._waiting
+            if fresh_wait:
+                yield waiting
             if new:
                 yield "".join(new)
             if finished:

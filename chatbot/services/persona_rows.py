@@ -75,6 +75,11 @@ class SpecCache:
             raise NotFoundError(f"The persona {persona.key!r} has no version {number}.")
         return self.remember(persona.key, row)
 
+    def cached(self, key: str, number: int) -> PersonaSpec | None:
+        """Version `number` of persona `key` if already read; no database access."""
+        with self._cache_lock:
+            return self._cache.get((key, number))
+
     def remember(self, key: str, row: store.PersonaVersion) -> PersonaSpec:
         """The spec of a version row just read, kept for next time."""
         spec = _spec_of(key, row)

@@ -177,6 +177,11 @@ class PersonaService:
             spec = self.specs.get(session, persona, number)
         return ResolvedPersona(key, number, spec, published=number == persona.published_version)
 
+    def spec(self, key: str, number: int) -> PersonaSpec:
+        """Just the spec of a given version: versions never change, so once read it comes
+        from memory (this is on every turn's path before the first token)."""
+        return self.specs.cached(key, number) or self.version(key, number).spec
+
     def latest(self, key: str) -> ResolvedPersona:
         """The newest version, published or draft (what an editor starts from)."""
         with store.read_session(self.engine) as session:

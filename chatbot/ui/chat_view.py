@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from chatbot.services.generation import CapacityWait, Generation
 from chatbot.store import Message
 
 from .safe_markdown import safe_markdown
@@ -72,3 +73,28 @@ def render_message(
         caption = reply_caption(message)
         if caption:
             st.caption(caption)
+
+
+def live_reply(generation: Generation) -> None:
+    """Stream a reply in progress; while it queues behind the rate limit, say so (with the
+    expected wait) instead of showing a reply that looks stuck."""
+    notice = st.empty()
+
+    def pieces():
+        shown = False
+        for update in generation.updates():
+            if isinstance(update, CapacityWait):
+                seconds = max(1, round(update.seconds_left()))
+                notice.info(
+                    f"Waiting for capacity… about {seconds} s. The assistant is at its request "
+                    "limit; your message is saved and goes out automatically.",
+                    icon=":material/hourglass_top:",
+                )
+                shown = True
+                continue
+            if shown:
+                notice.empty()
+                shown = False
+            yield update
+
+    st.write_stream(pieces())

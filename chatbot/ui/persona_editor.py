@@ -120,6 +120,18 @@ def persona_form(runtime: Runtime, spec: PersonaSpec, *, prefix: str) -> tuple[d
         help="An identical request within the cache's lifetime (default 10 minutes) gets the "
         "same answer at no cost. Turn off when answers must reflect live data.",
     )
+    draft["similar_questions"] = st.toggle(
+        "Also answer reworded first questions from the cache",
+        value=spec.similar_questions,
+        key=f"{prefix}-similar",
+        disabled=not draft["cache_replies"],
+        help="For FAQ-style personas: a conversation's first question, worded differently "
+        "(\"Where's my order?\" / \"where is my order\"), gets the answer already given. "
+        "Never across different numbers, ids, dates, a negation, or a different noun.",
+    )
+    if not draft["cache_replies"]:
+        # Kept as saved but inert: the chat service uses it only with the cache on.
+        st.caption("Reworded questions are answered from the cache, so they need it on.")
     draft["greeting"] = st.text_area(
         "Greeting shown to agents", value=spec.greeting, key=f"{prefix}-greeting", height=68
     )

@@ -45,3 +45,15 @@ def test_batch_benchmark_runs_and_reports_against_the_ideal():
     assert set(result["clients"]) == {"ours: run_batch", "plain httpx + threads"}
     assert all(row["median_s"] > 0 for row in result["clients"].values())
     assert "ideal" in batch.format_table(result)
+
+
+def test_first_token_benchmark_times_the_app_beside_the_direct_call():
+    from benchmarks import first_token
+
+    result = first_token.run(turns=4, history=2)
+    assert result["config"]["turns"] == 4
+    for side in ("direct_client", "app_send_to_first_text", "send_returns"):
+        assert result[side]["median_ms"] > 0
+    # The app's time includes the same call, so it cannot be shorter than send() alone.
+    assert result["app_send_to_first_text"]["median_ms"] >= result["send_returns"]["median_ms"]
+    assert "app adds" in first_token.format_table(result)

@@ -46,3 +46,26 @@ def client(make_client):
     return make_client()
 
 
+# -- a real Redis, for the shared-state tests -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server for the session (fails, never skips, if it is not installed)."""
+    from redis_server import PASSWORD, RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis"), password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session server's URL (password included), emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server.url

@@ -1,0 +1,352 @@
+"""Replay runs: re-send saved conversations, turn by turn, to a persona version and/or a
+model, grade the new replies with checks, and compare them with the originals.
+
+    replays = runtime.replays
+    turns = replays.plan([12, 15], ReplayTarget("support", 4), owner="qa")
+    replays.estimate(turns)                          # Estimate(turns, in, out, cost_usd)
+    run_id = replays.start([12, 15], ReplayTarget("support", 4), check_ids=[1, 2], by="qa")
+    replays.progress(run_id)                         # done / total / status / cost so far
+    replays.results(run_id)                          # per turn: original vs replay, diff, checks
+    replays.pass_rates("support")                    # per persona version and model
+
+What each replayed turn sees is `replay_plan`'s job (pure); sending and saving is
+`replay_worker`'s (through `run_batch`, each turn committed as it finishes, so an
+interruption loses at most the calls in flight); the page's views are `replay_views`'.
+This module owns the runs' lifecycle: each runs on a worker of this service's own pool,
+never inside a page's script run (Streamlit stops those at every click).
+
+Resuming re-plans the run and sends only the turns without a result; turns that failed
+outright (status error, nothing billed) are tried again unless asked not to. A run whose
+process died stays "running" in the database: `progress().interrupted` says so (status
+pending/running with no worker in this process) and `resume` picks it up. It is not
+rewritten at start-up, because with several replicas another process may be running it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from chatbot import store
+from chatbot.errors import ChatbotError, InputError, NotFoundError
+from chatbot.llm import LLMClient
+from chatbot.store import replays as rows
+
+from .chat import _opaque_user
+from .checks_service import ChecksService
+from .context import turns_from_messages
+from .personas import PersonaService
+from .replay_plan import Estimate, ReplayTarget, ReplayTurn, estimate, plan_conversation
+from .replay_views import PassRate, TurnComparison, compare, pass_rates
+from .replay_worker import ReplayRunner
+
+__all__ = ["ReplayService", "ReplayTarget", "ReplayTurn", "RunProgress", "Estimate", "estimate"]
+
+log = logging.getLogger("chatbot.replay")
+ACTIVE = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run_id: int
+    label: str
+    status: str  # pending | running | done | cancelled | failed
+    done: int
+    total: int
+    cost_usd: float
+    estimated_cost_usd: float | None
+    error: str | None
+    active: bool  # a worker in this process is on it
+    persona: str | None
+    persona_version: int | None
+    model: str | None
+    created_by: str
+
+    @property
+    def interrupted(self) -> bool:
+        """Left pending/running by a process that stopped: resume it."""
+        return self.status in ACTIVE and not self.active
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 1.0
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.finished = threading.Event()
+
+
+class ReplayService:
+    """Plans, runs, resumes and reports replay runs. One per process, thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        client: LLMClient,
+        personas: PersonaService,
+        checks: ChecksService | None = None,
+        budgets: object | None = None,  # BudgetService: check(purpose, owner), after_call(owner)
+        judge: object | None = None,  # JudgeService (for_turn), or a plain checks.Judge callable
+        context_tokens: int | None = None,
+        concurrency: int = 4,
+        slice_size: int | None = None,
+        max_runs: int = 2,
+    ) -> None:
+        self.engine = engine
+        self.personas = personas
+        self.checks = checks or ChecksService(engine)
+        self.context_tokens = context_tokens
+        self.runner = ReplayRunner(engine=engine, client=client, budgets=budgets, judge=judge,
+                                   concurrency=concurrency, slice_size=slice_size)
+        self._pool = ThreadPoolExecutor(max_workers=max_runs, thread_name_prefix="replay")
+        self._workers: dict[int, _Worker] = {}
+        self._lock = threading.Lock()
+
+    # -- planning -------------------------------------------------------------------------
+
+    def plan(
+        self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str, missing_ok: bool = False
+    ) -> list[ReplayTurn]:
+        """Every turn to send, in conversation order. NotFoundError for a gone conversation
+        (skipped with `missing_ok`); InputError when the target cannot be rendered for one."""
+        version = self._target_version(target)
+        turns: list[ReplayTurn] = []
+        for conversation_id in dict.fromkeys(conversation_ids):  # once each, in order
+            with store.read_session(self.engine) as session:
+                conversation = store.get_conversation(session=session, conversation_id=conversation_id)
+                messages = store.list_messages(session=session, conversation_id=conversation_id) if conversation else []
+            if conversation is None:
+                if missing_ok:
+                    continue
+                raise NotFoundError(f"Conversation {conversation_id} no longer exists; remove it from the selection.")
+            key = target.persona or conversation.persona
+            number = version if target.persona else conversation.persona_version
+            if number is None:  # started before versions were recorded: the chat's rule
+                number = self.personas.published(key).number
+            try:
+                turns += plan_conversation(
+                    conversation_id, messages, persona=key, persona_version=number,
+                    spec=self.personas.spec(key, number), variables=conversation.persona_vars,
+                    user_id=_opaque_user(owner), model=target.model, context_tokens=self.context_tokens,
+                )
+            except ChatbotError as error:
+                raise InputError(
+                    f"Conversation {conversation_id} ({conversation.title!r}) cannot be replayed on "
+                    f"{key} v{number}: {error.user_message}"
+                ) from error
+        return turns
+
+    @staticmethod
+    def estimate(turns: Sequence[ReplayTurn]) -> Estimate:
+        return estimate(turns)
+
+    def preview(self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str) -> Estimate:
+        """What the page shows before start: turns, tokens and cost (None: unpriced)."""
+        return estimate(self.plan(conversation_ids, target, owner=owner))
+
+    def _target_version(self, target: ReplayTarget) -> int | None:
+        if not target.persona:
+            if target.version is not None:
+                raise InputError("Choose the persona the version belongs to.")
+            return None
+        if target.version is None:
+            return self.personas.latest(target.persona).number
+        return self.personas.version(target.persona, target.version).number  # NotFoundError if absent
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start(
+        self,
+        conversation_ids: Sequence[int],
+        target: ReplayTarget,
+        check_ids: Sequence[int] = (),
+        *,
+        by: str,
+        label: str = "",
+    ) -> int:
+        """Create the run and start it in the background; returns its id. Refuses (nothing
+        stored or sent) when over budget, when there is nothing to replay, or when a
+        conversation or check is gone."""
+        self.runner.check_budget(by)
+        # Pinned now: "the newest version" must not move if a draft is saved mid-run.
+        target = dataclasses.replace(target, version=self._target_version(target))
+        turns = self.plan(conversation_ids, target, owner=by)
+        if not turns:
+            raise InputError("These conversations have no replies to replay yet.")
+        checks = self.checks.many(list(check_ids))
+        with store.write_session(self.engine) as session:
+            run = rows.create_run(
+                session=session,
+                label=label.strip() or f"Replay on {target.describe()}",
+                persona=target.persona,
+                persona_version=target.version,
+                model=target.model,
+                conversation_ids=list(dict.fromkeys(conversation_ids)),
+                check_ids=[c.id for c in checks],
+                turns_total=len(turns),
+                estimated_cost_usd=estimate(turns).cost_usd,
+                created_by=by,
+            )
+            run_id = run.id
+        self._launch(run_id, retry_errors=False)
+        return run_id  # type: ignore[return-value]
+
+    def replay_golden(
+        self, persona_key: str, version: int | None, *, by: str, check_ids: Sequence[int] = (),
+        model: str | None = None,
+    ) -> int:
+        """Replay every conversation of the golden set against a (draft) persona version."""
+        with store.read_session(self.engine) as session:
+            golden = rows.golden_conversation_ids(session=session)
+        if not golden:
+            raise InputError("The golden set is empty: add conversations to it first.")
+        number = self._target_version(ReplayTarget(persona_key, version, model))
+        return self.start(golden, ReplayTarget(persona_key, number, model), check_ids, by=by,
+                          label=f"Golden set on {persona_key} v{number}")
+
+    def resume(self, run_id: int, *, retry_errors: bool = True) -> None:
+        """Send the turns the run does not have yet (after a cancel, a failure or a dead process)."""
+        run = self._run(run_id)
+        if self.is_active(run_id):
+            raise InputError("This run is still going; wait for it or cancel it first.")
+        self.runner.check_budget(run.created_by)
+        self._launch(run_id, retry_errors=retry_errors)
+
+    def cancel(self, run_id: int) -> None:
+        """Stop sending; calls in flight finish and are kept. A run with no worker here
+        (interrupted) is simply marked cancelled."""
+        with self._lock:
+            worker = self._workers.get(run_id)
+        if worker is not None:
+            worker.cancel.set()
+            return
+        with store.write_session(self.engine) as session:
+            run = rows.get_run(session=session, run_id=run_id)
+            if run is not None and run.status in ACTIVE:
+                rows.set_run(session=session, run_id=run_id, status="cancelled", finished_at=store.utc_now())
+
+    def is_active(self, run_id: int) -> bool:
+        with self._lock:
+            return run_id in self._workers
+
+    def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        """Block until the run's worker ends (True) or `timeout` passes (False)."""
+        with self._lock:
+            worker = self._workers.get(run_id)
+        return True if worker is None else worker.finished.wait(timeout)
+
+    def progress(self, run_id: int) -> RunProgress:
+        return self._progress(self._run(run_id))
+
+    def runs(self, limit: int = 50) -> builtins.list[RunProgress]:
+        with store.read_session(self.engine) as session:
+            return [self._progress(run) for run in rows.list_runs(session=session, limit=limit)]
+
+    def close(self) -> None:
+        """Stop every run (calls in flight finish and are saved), then the pool."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel.set()
+        self._pool.shutdown(wait=True)
+
+    # -- views ----------------------------------------------------------------------------
+
+    def results(self, run_id: int) -> builtins.list[TurnComparison]:
+        """Per turn, in conversation order: original vs replayed reply, diff, deltas, checks."""
+        self._run(run_id)
+        with store.read_session(self.engine) as session:
+            results = rows.list_results(session=session, run_id=run_id)
+            verdicts = rows.check_results(session=session, result_ids=[r.id for r in results])
+            messages = {
+                cid: store.list_messages(session=session, conversation_id=cid)
+                for cid in dict.fromkeys(r.conversation_id for r in results)
+            }
+        names = self._check_names()
+        shown = []
+        for result in results:
+            history = messages[result.conversation_id]
+            index = next(i for i, m in enumerate(history) if m.id == result.source_message_id)
+            before = turns_from_messages(history[:index])
+            question = before[-1].content if before and before[-1].role == "user" else ""
+            shown.append(compare(history[index], result, verdicts.get(result.id, []),
+                                 question=str(question), check_names=names))
+        return shown
+
+    def pass_rates(self, persona: str | None = None) -> builtins.list[PassRate]:
+        """Per persona version and model, over every run: turns, errors, pass rate per check
+        and overall (see `replay_views.baseline` for the version to compare with)."""
+        with store.read_session(self.engine) as session:
+            grades = rows.grade_rows(session=session, persona=persona)
+        return pass_rates(grades, self._check_names())
+
+    def _check_names(self) -> dict[int, str]:
+        return {c.id: c.name for c in self.checks.list(include_archived=True)}
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _launch(self, run_id: int, *, retry_errors: bool) -> None:
+        with self._lock:
+            if run_id in self._workers:
+                raise InputError("This run is already going.")
+            worker = self._workers[run_id] = _Worker()
+        try:
+            self._pool.submit(self._work, run_id, worker, retry_errors)
+        except RuntimeError:  # the pool is shut down: the process is stopping
+            with self._lock:
+                self._workers.pop(run_id, None)
+            raise InputError("The app is shutting down; resume the run after it restarts.") from None
+
+    def _work(self, run_id: int, worker: _Worker, retry_errors: bool) -> None:
+        try:
+            status, error = self._execute(run_id, worker, retry_errors), None
+        except ChatbotError as exc:  # a budget refusal, a persona that no longer renders...
+            status, error = "failed", exc.user_message
+            log.warning("replay run %s stopped: %s", run_id, exc)
+        except Exception as exc:  # the worker must never die silently
+            log.exception("replay run %s crashed", run_id)
+            status, error = "failed", f"The replay stopped on an unexpected error ({type(exc).__name__})."
+        try:
+            with store.write_session(self.engine) as session:
+                rows.set_run(session=session, run_id=run_id, status=status, error=error,
+                             finished_at=store.utc_now())
+        except Exception:
+            log.exception("could not record the end of replay run %s", run_id)
+        finally:
+            with self._lock:
+                self._workers.pop(run_id, None)
+            worker.finished.set()
+
+    def _execute(self, run_id: int, worker: _Worker, retry_errors: bool) -> str:
+        run = self._run(run_id)
+        target = ReplayTarget(run.persona, run.persona_version, run.model)
+        turns = self.plan(run.conversation_ids, target, owner=run.created_by, missing_ok=True)
+        checks = self.checks.many(run.check_ids) if run.check_ids else []
+        return self.runner.run(run, turns, checks, cancel=worker.cancel, retry_errors=retry_errors)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _run(self, run_id: int) -> store.ReplayRun:
+        with store.read_session(self.engine) as session:
+            run = rows.get_run(session=session, run_id=run_id)
+        if run is None:
+            raise NotFoundError("That replay run no longer exists.")
+        return run
+
+    def _progress(self, run: store.ReplayRun) -> RunProgress:
+        return RunProgress(
+            run_id=run.id, label=run.label, status=run.status, done=run.turns_done,  # type: ignore[arg-type]
+            total=run.turns_total, cost_usd=run.cost_usd, estimated_cost_usd=run.estimated_cost_usd,
+            error=run.error, active=self.is_active(run.id), persona=run.persona,  # type: ignore[arg-type]
+            persona_version=run.persona_version, model=run.model, created_by=run.created_by,
+        )
