@@ -7,7 +7,8 @@
 Prices are USD per million tokens for input, output, 5-minute cache writes and cache
 reads. A model missing from the table is *flagged* (``priced=False``), never priced at
 $0, so a new model cannot hide its spend. A cache hit (answered by our own response
-cache, no API call) costs nothing.
+cache, no API call) costs nothing. A call made through the Message Batches API costs
+half (``cost(..., batch=True)``); a model's optional ``batch_multiplier`` overrides the 0.5.
 
 ``CHATBOT_PRICES_FILE`` names an admin-edited file in the same format; its entries
 replace the shipped ones model by model, and it is re-read when it changes. Both files
@@ -35,10 +36,12 @@ log = logging.getLogger("chatbot.pricing")
 PRICES_ENV = "CHATBOT_PRICES_FILE"
 SHIPPED_PRICES = Path(__file__).parent / "data" / "prices.json"
 RATE_FIELDS = ("input", "output", "cache_write", "cache_read")
-_MODEL_FIELDS = frozenset(RATE_FIELDS) | {"long_prompt", "aliases", "source"}
+_MODEL_FIELDS = frozenset(RATE_FIELDS) | {"long_prompt", "aliases", "source", "batch_multiplier"}
 _LONG_FIELDS = frozenset(RATE_FIELDS) | {"above_tokens"}
 _TOP_FIELDS = frozenset({"about", "models"})
 _MILLION = Decimal(1_000_000)
+# The Message Batches API bills every token kind at 50 % of the list price.
+BATCH_MULTIPLIER = Decimal("0.5")
 # The API answers with dated snapshot ids ("claude-sonnet-4-5-20250929") for an alias.
 _SNAPSHOT_DATE = re.compile(r"-\d{8}$")
 
@@ -76,6 +79,7 @@ class ModelPrice:
     long_prompt_above: int | None = None
     aliases: tuple[str, ...] = ()
     source: str = ""
+    batch_multiplier: Decimal = BATCH_MULTIPLIER
 
     def rates_for(self, prompt_tokens: int) -> Rates:
         if self.long_prompt is not None and prompt_tokens > (self.long_prompt_above or 0):
@@ -121,8 +125,11 @@ class PriceTable:
             return None
         return self._index.get(model) or self._index.get(_SNAPSHOT_DATE.sub("", model))
 
-    def cost(self, model: str | None, usage: TokenUsage, *, cache_hit: bool = False) -> Cost:
-        """What one call cost; a cache hit is free, an unknown model is flagged."""
+    def cost(
+        self, model: str | None, usage: TokenUsage, *, cache_hit: bool = False, batch: bool = False
+    ) -> Cost:
+        """What one call cost; a cache hit is free, an unknown model is flagged, and a
+        `batch` call (Message Batches API) is charged at the model's batch multiplier."""
         if cache_hit:
             return FREE
         price = self.find(model)
@@ -139,6 +146,8 @@ class PriceTable:
             + written * rates.cache_write
             + read * rates.cache_read
         ) / _MILLION
+        if batch:
+            total *= price.batch_multiplier
         return Cost(usd=float(total), priced=True)
 
 
@@ -206,6 +215,12 @@ def _parse_model(origin: str, model: str, entry: Any) -> ModelPrice:
                 f"got {above!r}"
             )
         long_prompt = _rates(f"{where}", tier, prefix="long_prompt.")
+    multiplier = entry.get("batch_multiplier", BATCH_MULTIPLIER)
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, Decimal)) or not 0 <= multiplier <= 1:
+        raise PriceFileError(
+            f"{where}: field 'batch_multiplier' must be a number from 0 to 1 "
+            f"(the share of the list price a batch call pays), got {multiplier!r}"
+        )
     return ModelPrice(
         model=model,
         rates=_rates(where, entry),
@@ -213,6 +228,7 @@ def _parse_model(origin: str, model: str, entry: Any) -> ModelPrice:
         long_prompt_above=above,
         aliases=tuple(aliases),
         source=source,
+        batch_multiplier=Decimal(multiplier),
     )
 
 
@@ -280,16 +296,18 @@ def default_prices() -> PriceTable:
         return _loaded[1]
 
 
-def cost(model: str | None, usage: TokenUsage, *, cache_hit: bool = False) -> Cost:
+def cost(model: str | None, usage: TokenUsage, *, cache_hit: bool = False, batch: bool = False) -> Cost:
     """`default_prices().cost(...)`."""
-    return default_prices().cost(model, usage, cache_hit=cache_hit)
+    return default_prices().cost(model, usage, cache_hit=cache_hit, batch=batch)
 
 
-def cost_usd(model: str | None, usage: TokenUsage, *, cache_hit: bool = False) -> float | None:
+def cost_usd(
+    model: str | None, usage: TokenUsage, *, cache_hit: bool = False, batch: bool = False
+) -> float | None:
     """The cost to record with an API call; None (unpriced) rather than an exception,
     because a broken price file must never lose the reply being saved."""
     try:
-        return cost(model, usage, cache_hit=cache_hit).usd
+        return cost(model, usage, cache_hit=cache_hit, batch=batch).usd
     except PriceFileError as error:
         log.error("API call left unpriced: %s", error.message)
         return None

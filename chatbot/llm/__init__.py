@@ -2,14 +2,17 @@
 
 from .client import LLMClient, ReplyStream
 from .errors import LLMError
+from .message_batches import BatchInfo, MessageBatches
 from .settings import ClientSettings, Secret, Timeouts, load_client_settings
 from .types import ChatRequest, Reply, Turn, Usage
 
 __all__ = [
+    "BatchInfo",
     "ChatRequest",
     "ClientSettings",
     "LLMClient",
     "LLMError",
+    "MessageBatches",
     "Reply",
     "ReplyStream",
     "Secret",

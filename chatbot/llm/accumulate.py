@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import StreamErrorEvent
 from .sse import SSEEvent
-from .types import ToolUse, Usage
+from .types import Reply, ToolUse, Usage
 
 
 @dataclass(slots=True)
@@ -138,6 +138,25 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
 
 def _tool_use(block: dict[str, Any], value: Any) -> ToolUse:
     return ToolUse(block.get("id") or "", block.get("name") or "", value if value is not None else {})
+
+
+def reply_from_message(message: dict[str, Any], *, request_id: str | None = None) -> Reply:
+    """A whole (non-streaming) message JSON as a complete `Reply`: the one conversion for
+    `LLMClient.create` and message batch results, folded by the same `accumulate_event`."""
+    snapshot = Snapshot()
+    accumulate_event({"type": "message_start", "message": message}, snapshot)
+    accumulate_event({"type": "message_delta", "delta": message, "usage": message.get("usage")}, snapshot)
+    return Reply(
+        text=snapshot.text,
+        tool_uses=list(snapshot.tool_uses),
+        model=snapshot.model,
+        message_id=snapshot.message_id,
+        stop_reason=snapshot.stop_reason,
+        stop_sequence=snapshot.stop_sequence,
+        usage=snapshot.usage,
+        request_id=request_id,
+        complete=True,
+    )
 
 
 def accumulate(events: Iterable[SSEEvent]) -> Snapshot:

@@ -23,7 +23,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from . import errors
-from .accumulate import Snapshot, accumulate_event
+from .accumulate import reply_from_message
 from .cache import CachedReplyStream, ResponseCache, cache_key, should_cache
 from .ratelimit import RateLimiter, Reservation
 from .retry import error_from_response, is_retryable, retry_delay
@@ -112,24 +112,11 @@ class LLMClient:
         def attempt() -> Reply:
             reservation = self._acquire(request)
             response = self._send("/v1/messages", request.to_body(stream=False), stream=False)
-            payload = response.json()
-            snapshot = Snapshot()
-            accumulate_event({"type": "message_start", "message": payload}, snapshot)
-            accumulate_event({"type": "message_delta", "delta": payload, "usage": payload.get("usage")}, snapshot)
+            reply = reply_from_message(response.json(), request_id=response.headers.get("request-id"))
             if reservation is not None:
-                usage = snapshot.usage
+                usage = reply.usage
                 reservation.settle(usage.output_tokens, input_tokens=usage.input_tokens or None)
-            return Reply(
-                text=snapshot.text,
-                tool_uses=list(snapshot.tool_uses),
-                model=snapshot.model,
-                message_id=snapshot.message_id,
-                stop_reason=snapshot.stop_reason,
-                stop_sequence=snapshot.stop_sequence,
-                usage=snapshot.usage,
-                request_id=response.headers.get("request-id"),
-                complete=True,
-            )
+            return reply
 
         reply, attempts = self._with_retries(attempt, started)
         reply.attempts = attempts
@@ -214,9 +201,15 @@ class LLMClient:
             self.limiter.observe_headers(body["model"], response.headers)
         return response
 
-    def _get(self, path: str) -> httpx.Response:
+    def _get(
+        self, path: str, *, params: dict[str, Any] | None = None, stream: bool = False
+    ) -> httpx.Response:
         self._require_key()
-        return self._dispatch(self._http.build_request("GET", path), stream=False)
+        return self._dispatch(self._http.build_request("GET", path, params=params), stream=stream)
+
+    def _delete(self, path: str) -> httpx.Response:
+        self._require_key()
+        return self._dispatch(self._http.build_request("DELETE", path), stream=False)
 
     def _dispatch(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         try:

@@ -18,7 +18,11 @@
     ├── StreamError                 the stream broke after it started
     │   ├── StreamErrorEvent        the API sent an `error` event
     │   └── StreamInterrupted       the connection dropped, stalled or ended early
-    └── StructuredOutputError       structured output failed its schema, even after a repair
+    ├── StructuredOutputError       structured output failed its schema, even after a repair
+    ├── BatchCancelled              a batch item never sent: run_batch cancelled, or a
+    │                               message batch canceled before the item (batch.py)
+    ├── BatchItemExpired            a message batch hit its 24 h limit first (message_batches.py)
+    └── BatchWaitTimeout            MessageBatches.wait gave up; the batch goes on
 
 Pages catch `LLMError` and show `user_message`, which says what happened and what to do
 next; `str(error)` adds the details for logs (status, type, request id). None of them ever

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import replies, tools, wire
+from . import batches, replies, tools, wire
 from .asgi import RequestIdMiddleware, ScriptedResponse, hide_deliberate_drops
 from .catalog import find_model
 from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_message, invalid_request
@@ -56,6 +57,12 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         routes=[
             Route("/v1/messages", create_message, methods=["POST"]),
             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+            Route("/v1/messages/batches", create_batch, methods=["POST"]),
+            Route("/v1/messages/batches", list_batches, methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}", get_batch, methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}", delete_batch, methods=["DELETE"]),
+            Route("/v1/messages/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
+            Route("/v1/messages/batches/{batch_id}/results", batch_results, methods=["GET"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/_sandbox/faults", add_faults, methods=["POST"]),
@@ -204,6 +211,83 @@ async def get_model(request: Request) -> Response:
     model = find_model(model_id)
     error = _check_headers(request) or (None if model else ApiError(404, "not_found_error", f"model: {model_id}"))
     return error_response(request, error) if error else JSONResponse(wire.model_entry(model))
+
+
+# -- message batches: the rules and the store are in batches.py ---------------------------
+
+
+def _receive_bodiless(request: Request) -> ApiError | None:
+    """Log a batch GET/DELETE/cancel (they carry no body) and check its headers."""
+    _config(request).state.record(loggable_request(request.url.path, None, request.headers))
+    return _check_headers(request)
+
+
+def _batch_answer(request: Request, error: ApiError | None, act: Callable[[batches.BatchStore], Any]) -> Response:
+    """The shared tail of the batch routes: the first error, else a queued fault, else
+    `act` on the store. A status fault fires before `act`, so a refused poll counts for
+    nothing; a drop or stall plays over the JSON body as on /v1/messages."""
+    fault = None
+    if error is None:
+        try:
+            fault = _take_fault(request)
+        except (ValueError, FaultSpecError) as exc:
+            error = invalid_request(f"{FAULT_HEADER}: {exc}")
+    if isinstance(fault, StatusFault):
+        error = fault.to_error()
+    elif isinstance(fault, ErrorEventFault):
+        error = ApiError(STATUS_FOR_ERROR_TYPE.get(fault.error_type, 500), fault.error_type, fault.message)
+    result = error or act(_config(request).state.batches)
+    if isinstance(result, ApiError):
+        return error_response(request, result)
+    media_type = "application/json"
+    if isinstance(result, bytes):
+        payload, media_type = result, "application/binary"  # the JSONL results, as the API sends them
+    elif isinstance(result, batches.Batch):
+        payload = json.dumps(result.to_wire(str(request.base_url))).encode()
+    else:
+        payload = json.dumps(result).encode()
+    return ScriptedResponse(json_script(payload, fault), media_type=media_type, content_length=len(payload))
+
+
+async def create_batch(request: Request) -> Response:
+    body, error = await _receive_api_request(request)
+    error = error or batches.check_envelope(body)
+    polls = None
+    try:
+        polls = batches.parse_polls(request.headers.get(batches.POLLS_HEADER))
+    except ValueError as exc:
+        error = error or invalid_request(f"{batches.POLLS_HEADER}: {exc}")
+    return _batch_answer(request, error, lambda store: store.create(body, polls_to_end=polls))
+
+
+async def list_batches(request: Request) -> Response:
+    error = _receive_bodiless(request)
+    limit = batches.page_limit(request.query_params.get("limit"))
+    after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
+    base = str(request.base_url)
+    if isinstance(limit, ApiError):
+        return _batch_answer(request, error or limit, lambda store: None)
+    return _batch_answer(request, error, lambda store: store.page(base, limit=limit, after_id=after, before_id=before))
+
+
+async def get_batch(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    return _batch_answer(request, _receive_bodiless(request), lambda store: store.poll(batch_id))
+
+
+async def delete_batch(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    return _batch_answer(request, _receive_bodiless(request), lambda store: store.delete(batch_id))
+
+
+async def cancel_batch(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    return _batch_answer(request, _receive_bodiless(request), lambda store: store.cancel(batch_id))
+
+
+async def batch_results(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    return _batch_answer(request, _receive_bodiless(request), lambda store: store.results(batch_id))
 
 
 async def add_faults(request: Request) -> Response:

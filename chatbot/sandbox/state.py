@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .batches import BatchStore
 from .faults import Fault, FaultQueue, parse_faults
 
 REQUEST_LOG_SIZE = 100
@@ -26,7 +27,8 @@ def loggable_request(path: str, body: Any, headers: Mapping[str, str]) -> dict[s
 
 
 class SandboxState:
-    """Thread-safe access to the fault queue and the request log of one sandbox.
+    """Thread-safe access to the fault queue, the request log and the message batches
+    (`batches`, a `BatchStore`) of one sandbox.
 
     >>> state = SandboxState()
     >>> state.add_faults([{"kind": "status", "status": 529}])
@@ -36,6 +38,7 @@ class SandboxState:
 
     def __init__(self) -> None:
         self.faults = FaultQueue()
+        self.batches = BatchStore()
         self._lock = threading.Lock()
         self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
 
@@ -64,3 +67,4 @@ class SandboxState:
     def clear(self) -> None:
         self.clear_faults()
         self.clear_requests()
+        self.batches.clear()

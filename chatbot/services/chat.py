@@ -10,7 +10,6 @@ No transaction is open while the API is being called.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chatbot import pricing, store
+from chatbot import store
 from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
@@ -32,6 +31,7 @@ from chatbot.llm.similar import SimilarityCache
 from chatbot.personas import PersonaSpec
 
 from .budgets import BudgetService
+from .call_log import opaque_user, record_call, settle_budgets
 from .context import build_request, fit_history, history_budget, turns_from_messages
 from .conversations import create_with_persona, default_persona_key
 from .generation import Generation, Generations
@@ -60,9 +60,6 @@ def clean_message(text: str, *, max_chars: int) -> str:
     return text
 
 
-def _opaque_user(owner: str) -> str:
-    # The API's metadata.user_id is for abuse detection; it needs no real name.
-    return hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
 class ChatService:
@@ -273,7 +270,7 @@ class ChatService:
             ),
         )
         request = build_request(
-            persona, system=system, turns=fitted.turns, metadata={"user_id": _opaque_user(owner)}
+            persona, system=system, turns=fitted.turns, metadata={"user_id": opaque_user(owner)}
         )
         generation = Generation(conversation.id, reply_id, dropped_turns=fitted.dropped)
         use_cache = use_cache and persona.cache_replies
@@ -360,29 +357,14 @@ class ChatService:
         )
         with store.write_session(self.engine) as session:
             store.update_message(session=session, message_id=generation.message_id, **fields)
-            store.record_api_call(
-                session=session,
+            record_call(
+                session,
+                purpose="chat",
+                owner=owner,
+                model=reply.model or "",
+                reply=reply,
+                error=error,
                 conversation_id=generation.conversation_id,
                 message_id=generation.message_id,
-                owner=owner,
-                purpose="chat",
-                model=reply.model or "",
-                outcome={"complete": "ok"}.get(status, status),
-                status_code=getattr(error, "status", None),
-                error_type=getattr(error, "error_type", None) or (type(error).__name__ if error else None),
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
-                ttft_ms=fields["ttft_ms"],
-                total_ms=fields["total_ms"],
-                attempts=getattr(error, "attempts", None) or reply.attempts,
-                request_id=fields["request_id"],
-                cache_hit=reply.cache_hit,
-                cost_usd=pricing.cost_usd(reply.model, usage, cache_hit=reply.cache_hit),
             )
-        if self.budgets is not None:
-            try:
-                self.budgets.after_call(owner)
-            except Exception:  # the reply is saved; a failed alert must not turn it into an error
-                log.exception("could not update budgets after a reply for %s", owner)
+        settle_budgets(self.budgets, owner)

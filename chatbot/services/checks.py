@@ -6,7 +6,8 @@
 
 Kinds (`KINDS` describes each for the page):
 - contains / not_contains: {"text", "case_sensitive": false}
-- regex: {"pattern", "must": "match" | "not_match", "ignore_case": false}
+- regex: {"pattern", "must": "match" | "not_match", "ignore_case": false}; patterns
+  that could backtrack for minutes are refused (`regex_guard`)
 - max_length: {"max", "unit": "chars" | "words"}
 - json_schema: {"schema"}: the reply (or its first ```json fenced block) is JSON that
   matches the schema
@@ -28,26 +29,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+# The real JSON Schema validator (every draft, $ref, formats' structure), not a subset of
+# our own: QA paste schemas from elsewhere and expect them to mean what they mean there.
+# Only references inside the schema are accepted (`_json_schema`): nothing is fetched.
 import jsonschema
 from pydantic import BaseModel, Field
 
 from chatbot.errors import ChatbotError, InputError
 
-try:  # The parse tree of a pattern, to refuse catastrophic ones (see `_refuse_slow`).
-    from re import _constants as sre_constants
-    from re import _parser as sre_parser
-except ImportError:  # pragma: no cover - Python < 3.11 is not supported anyway
-    sre_constants = sre_parser = None  # type: ignore[assignment]
+from .regex_guard import MAX_PATTERN_CHARS, RegexRefused, refuse_slow
 
 log = logging.getLogger("chatbot.checks")
 
-# Python's `re` has no timeout and holds the GIL while it matches, so a runaway pattern
-# would freeze the whole process. Instead of a timeout: short patterns only, none of the
-# shapes that backtrack exponentially (nested or alternating repeats, see `_refuse_slow`),
-# few unbounded repeats, and a cap on the text searched. QA are trusted staff and replies
-# are prose, which keeps the remaining polynomial cases harmless.
-MAX_PATTERN_CHARS = 300
-MAX_UNBOUNDED_REPEATS = 3
+# Regex checks search at most this much of a reply (see `regex_guard` for why).
 MAX_REGEX_TEXT_CHARS = 20_000
 MAX_TEXT_CHARS = 2_000  # contains / not_contains
 MAX_RUBRIC_CHARS = 4_000
@@ -183,7 +177,10 @@ def compile_pattern(config: Mapping[str, Any]) -> re.Pattern[str]:
         raise CheckConfigError(f"The pattern is not a valid regular expression: {error.msg}{where}.") from None
     except RecursionError:
         raise CheckConfigError("The pattern is nested too deeply.") from None
-    _refuse_slow(pattern)
+    try:
+        refuse_slow(pattern)
+    except RegexRefused as error:
+        raise CheckConfigError(str(error)) from None
     return compiled
 
 
@@ -205,7 +202,25 @@ def _json_schema(config: dict[str, Any]) -> dict[str, Any]:
     except jsonschema.SchemaError as error:
         where = "/".join(str(p) for p in error.path) or "the top level"
         raise CheckConfigError(f"The schema is not valid JSON Schema at {where}: {error.message}") from None
+    outside = next(_outside_refs(schema), None)
+    if outside is not None:
+        raise CheckConfigError(
+            f"The schema refers to {outside!r}, which is not fetched: copy that schema into "
+            "$defs and refer to it as #/$defs/..."
+        )
     return {"schema": schema}
+
+
+def _outside_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            yield ref
+        for value in node.values():
+            yield from _outside_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _outside_refs(value)
 
 
 def _rubric(config: dict[str, Any]) -> dict[str, Any]:
@@ -223,70 +238,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "json_schema": _json_schema,
     "rubric": _rubric,
 }
-
-
-# -- catastrophic patterns ----------------------------------------------------------------
-
-
-def _refuse_slow(pattern: str) -> None:
-    """Refuse the shapes that make a backtracking engine take exponential time:
-    a repeat inside a variable repeat (`(a+)+`, `(\\w+\\s?)*`) and a variable repeat of an
-    alternation (`(foo|fo)+`), plus too many unbounded repeats in all. Atomic groups and
-    possessive repeats cannot backtrack into themselves, so they are the suggested fix."""
-    if sre_parser is None:  # pragma: no cover
-        return
-    parsed = sre_parser.parse(pattern)
-    unbounded = _walk(list(parsed), inside_repeat=False)
-    if unbounded > MAX_UNBOUNDED_REPEATS:
-        raise CheckConfigError(
-            f"The pattern has {unbounded} open-ended repeats (+, *, {{n,}}); at most "
-            f"{MAX_UNBOUNDED_REPEATS} are allowed, so it cannot take minutes on a long reply."
-        )
-
-
-def _walk(items: list[Any], *, inside_repeat: bool) -> int:
-    c = sre_constants
-    unbounded = 0
-    for op, av in items:
-        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-            low, high, body = av
-            variable = low != high
-            if inside_repeat and variable:
-                raise CheckConfigError(
-                    "The pattern repeats a group that itself repeats (like (a+)+), which can take "
-                    "forever on some replies. Simplify it, or make the inner part atomic: (?>...) "
-                    "or a possessive repeat such as a++."
-                )
-            if variable and high > 1 and _has_branch(list(body)):
-                raise CheckConfigError(
-                    "The pattern repeats an alternation (like (foo|fo)+), which can take forever on "
-                    "some replies. Make it atomic, e.g. (?>foo|fo)+, or repeat a character class."
-                )
-            unbounded += high == c.MAXREPEAT
-            unbounded += _walk(list(body), inside_repeat=inside_repeat or (variable and high > 1))
-        elif op in (c.POSSESSIVE_REPEAT, c.ATOMIC_GROUP):
-            continue  # no backtracking into these
-        elif op == c.SUBPATTERN:
-            unbounded += _walk(list(av[3]), inside_repeat=inside_repeat)
-        elif op == c.BRANCH:
-            unbounded += sum(_walk(list(b), inside_repeat=inside_repeat) for b in av[1])
-        elif op in (c.ASSERT, c.ASSERT_NOT):
-            unbounded += _walk(list(av[1]), inside_repeat=inside_repeat)
-        elif op == c.GROUPREF_EXISTS:
-            for branch in av[1:]:
-                if branch is not None:
-                    unbounded += _walk(list(branch), inside_repeat=inside_repeat)
-    return unbounded
-
-
-def _has_branch(items: list[Any]) -> bool:
-    c = sre_constants
-    for op, av in items:
-        if op == c.BRANCH:
-            return True
-        if op == c.SUBPATTERN and _has_branch(list(av[3])):
-            return True
-    return False
 
 
 # -- evaluation ---------------------------------------------------------------------------
@@ -356,10 +307,13 @@ def _eval_json_schema(config: dict[str, Any], text: str, *_: Any) -> CheckOutcom
     except ValueError as error:
         return CheckOutcome(False, f"Not JSON: {error}.")
     validator = jsonschema.validators.validator_for(config["schema"])(config["schema"])
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    try:
+        errors = list(validator.iter_errors(document))
+    except Exception as error:  # e.g. a $ref to a part of the schema that is not there
+        return CheckOutcome(None, f"Not graded: the schema could not be applied ({error}).")
     if not errors:
         return CheckOutcome(True, "Valid JSON matching the schema.")
-    first = errors[0]
+    first = jsonschema.exceptions.best_match(errors)  # the most telling one, for the detail
     where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return CheckOutcome(False, f"At {where}: {first.message}{more}.")

@@ -193,10 +193,12 @@ def _markdown(record: ConversationRecord) -> str:
         cost = record.cost_usd.get(m.id)  # type: ignore[arg-type]
         if cost is not None:
             facts.append(f"${cost:.4f}")
+        # Model names have no "*", but a stray one would unbalance the italics.
+        facts_line = f"*{' · '.join(facts).replace('*', '')}*" if facts else ""
         if m.status != "complete":
-            facts.append(f"**{m.status}**")
-        if facts:
-            lines.append("*" + " · ".join(facts).replace("*", "") + "*")
+            facts_line += (" · " if facts_line else "") + f"**{m.status}**"
+        if facts_line:
+            lines.append(facts_line)
         lines += ["", m.content or "*(no text)*"]
         if m.error:
             lines += ["", f"> Error: {m.error}"]

@@ -13,20 +13,13 @@ budgets and the usage page see it.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import Engine
 
-from chatbot import pricing, store
 from chatbot.config import DEFAULT_PURPOSE_MODELS, AppSettings, model_for
-from chatbot.llm import ChatRequest, LLMClient, LLMError, Turn
-from chatbot.llm.errors import StructuredOutputError
-from chatbot.llm.structured import Attempt, structured
+from chatbot.llm import ChatRequest, LLMClient, Turn
 
-from .chat import _opaque_user
+from .call_log import accounted_structured, opaque_user
 from .checks import RubricVerdict
-
-log = logging.getLogger("chatbot.judge")
 
 PURPOSE = "judge"
 TOOL_NAME = "record_verdict"
@@ -63,6 +56,9 @@ class BoundJudge:
     def __call__(self, rubric: str, reply: str, question: str | None) -> RubricVerdict:
         return self.service.grade(rubric, reply, question, bound=self)
 
+    def add_cost(self, usd: float) -> None:
+        self.cost_usd += usd
+
 
 class JudgeService:
     """Grades replies against rubrics; see the module docstring."""
@@ -94,61 +90,11 @@ class JudgeService:
             max_tokens=MAX_TOKENS,
             system=SYSTEM,
             temperature=0.0,
-            metadata={"user_id": _opaque_user(bound.owner)},
+            metadata={"user_id": opaque_user(bound.owner)},
         )
-        try:
-            result = structured(
-                self.client, request, RubricVerdict, tool_name=TOOL_NAME,
-                on_attempt=lambda attempt: self._record(bound, model, attempt),
-            )
-        except LLMError as error:
-            if not isinstance(error, StructuredOutputError):  # its calls are recorded already
-                self._record_failure(bound, model, error)
-            raise
+        result = accounted_structured(
+            self.engine, self.client, request, RubricVerdict, tool_name=TOOL_NAME,
+            purpose=PURPOSE, owner=bound.owner, conversation_id=bound.conversation_id,
+            on_cost=bound.add_cost,
+        )
         return result.value
-
-    def _record(self, bound: BoundJudge, model: str, attempt: Attempt) -> None:
-        reply = attempt.reply
-        usage = reply.usage
-        cost = pricing.cost_usd(reply.model or model, usage, cache_hit=reply.cache_hit)
-        bound.cost_usd += cost or 0.0
-        with store.write_session(self.engine) as session:
-            store.record_api_call(
-                session=session,
-                conversation_id=bound.conversation_id,
-                owner=bound.owner,
-                purpose=PURPOSE,
-                model=reply.model or model,
-                # A refused (invalid) verdict is an error: error rates then show a judge
-                # model that cannot follow the schema.
-                outcome="ok" if attempt.problem is None else "error",
-                error_type=None if attempt.problem is None else "invalid_output",
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
-                ttft_ms=reply.ttft * 1000 if reply.ttft is not None else None,
-                total_ms=reply.total * 1000,
-                attempts=reply.attempts,
-                request_id=reply.request_id,
-                cache_hit=reply.cache_hit,
-                cost_usd=cost,
-            )
-
-    def _record_failure(self, bound: BoundJudge, model: str, error: LLMError) -> None:
-        log.warning("judge call failed: %s", error)
-        with store.write_session(self.engine) as session:
-            store.record_api_call(
-                session=session,
-                conversation_id=bound.conversation_id,
-                owner=bound.owner,
-                purpose=PURPOSE,
-                model=model,
-                outcome="error",
-                status_code=error.status,
-                error_type=error.error_type or type(error).__name__,
-                attempts=error.attempts,
-                request_id=error.request_id,
-                total_ms=error.elapsed * 1000,
-                cost_usd=0.0,  # an error response is not billed
-            )

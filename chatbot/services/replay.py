@@ -31,6 +31,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -39,7 +40,7 @@ from chatbot.errors import ChatbotError, InputError, NotFoundError
 from chatbot.llm import LLMClient
 from chatbot.store import replays as rows
 
-from .chat import _opaque_user
+from .call_log import opaque_user
 from .checks_service import ChecksService
 from .context import turns_from_messages
 from .personas import PersonaService
@@ -68,6 +69,8 @@ class RunProgress:
     persona_version: int | None
     model: str | None
     created_by: str
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -137,7 +140,7 @@ class ReplayService:
                 turns += plan_conversation(
                     conversation_id, messages, persona=key, persona_version=number,
                     spec=self.personas.spec(key, number), variables=conversation.persona_vars,
-                    user_id=_opaque_user(owner), model=target.model, context_tokens=self.context_tokens,
+                    user_id=opaque_user(owner), model=target.model, context_tokens=self.context_tokens,
                 )
             except ChatbotError as error:
                 raise InputError(
@@ -349,4 +352,5 @@ class ReplayService:
             total=run.turns_total, cost_usd=run.cost_usd, estimated_cost_usd=run.estimated_cost_usd,
             error=run.error, active=self.is_active(run.id), persona=run.persona,  # type: ignore[arg-type]
             persona_version=run.persona_version, model=run.model, created_by=run.created_by,
+            created_at=run.created_at, finished_at=run.finished_at,
         )

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from chatbot import pricing, store
+from chatbot import store
 from chatbot.llm import LLMClient
 from chatbot.llm.batch import BatchCancelled, BatchResult, run_batch
 from chatbot.store import replays as rows
 
+from .call_log import record_call, settle_budgets
 from .checks import evaluate
 from .checks_service import CheckDef
 from .replay_plan import ReplayTurn
@@ -101,7 +102,6 @@ class ReplayRunner:
         status = reply.status if reply is not None and error is None else "error"
         text = reply.text if reply is not None else ""
         usage = reply.usage if reply is not None else None
-        cost = pricing.cost_usd(model, usage, cache_hit=reply.cache_hit) if reply and usage else 0.0
         outcomes, judge_cost = self.grade(owner, turn, text, checks) if status != "error" else ([], 0.0)
         fields = dict(
             run_id=run.id, conversation_id=turn.conversation_id, source_message_id=turn.source_message_id,
@@ -110,36 +110,24 @@ class ReplayRunner:
             persona_version=turn.persona_version,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
-            cost_usd=cost, ttft_ms=None,  # not streamed: no first-token time to compare
+            ttft_ms=None,  # not streamed: no first-token time to compare
             total_ms=reply.total * 1000 if reply else (error.elapsed * 1000 if error else None),
             request_id=(reply.request_id if reply else None) or getattr(error, "request_id", None),
         )
-        spent = (cost or 0.0) + judge_cost
         with store.write_session(self.engine) as session:
-            store.record_api_call(
-                session=session, conversation_id=turn.conversation_id, owner=owner, purpose=PURPOSE,
-                model=model, outcome={"complete": "ok"}.get(status, status),
-                status_code=getattr(error, "status", None),
-                error_type=(getattr(error, "error_type", None) or type(error).__name__) if error else None,
-                input_tokens=usage.input_tokens if usage else 0,
-                output_tokens=usage.output_tokens if usage else 0,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens if usage else 0,
-                cache_read_input_tokens=usage.cache_read_input_tokens if usage else 0,
-                total_ms=fields["total_ms"], request_id=fields["request_id"],
-                attempts=reply.attempts if reply else getattr(error, "attempts", 1),
-                cache_hit=bool(reply and reply.cache_hit), cost_usd=cost,
+            call = record_call(
+                session, purpose=PURPOSE, owner=owner, model=model, reply=reply, error=error,
+                conversation_id=turn.conversation_id,
             )
+            fields["cost_usd"] = call.cost_usd  # None: the model has no price on file
+            spent = (call.cost_usd or 0.0) + judge_cost
             try:
                 with session.begin_nested():
                     rows.add_result(session=session, checks=outcomes, run_cost_usd=spent, **fields)
             except IntegrityError:  # another process (a replica resuming it too) stored it first
                 log.warning("replay run %s already has turn %s", run.id, turn.source_message_id)
                 rows.add_run_cost(session=session, run_id=run.id, cost_usd=spent)
-        if self.budgets is not None:
-            try:
-                self.budgets.after_call(owner)  # type: ignore[attr-defined]
-            except Exception:  # the turn is saved; a failed alert must not lose the run
-                log.exception("could not update budgets after a replay call for %s", owner)
+        settle_budgets(self.budgets, owner)
 
     def grade(
         self, owner: str, turn: ReplayTurn, text: str, checks: Sequence[CheckDef]
@@ -153,7 +141,11 @@ class ReplayRunner:
             judge = judge.for_turn(owner=owner, conversation_id=turn.conversation_id)
         outcomes = []
         for check in checks:
-            passed, detail = evaluate(check, text, judge=judge, question=turn.question)  # type: ignore[arg-type]
+            try:
+                passed, detail = evaluate(check, text, judge=judge, question=turn.question)  # type: ignore[arg-type]
+            except Exception:  # a bug in one check must not lose the reply that was paid for
+                log.exception("check %r crashed on message %s", check.name, turn.source_message_id)
+                continue
             if passed is None:
                 log.warning("check %r not graded for message %s: %s", check.name, turn.source_message_id, detail)
                 continue

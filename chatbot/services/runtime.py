@@ -29,9 +29,11 @@ from .budgets import BudgetService
 from .chat import ChatService
 from .checks_service import ChecksService
 from .conversations import Conversations
+from .exports import Exports
 from .generation import Generations
 from .judge import JudgeService
 from .personas import PersonaService
+from .qa import QAService
 from .replay import ReplayService
 from .scratch import ScratchChat
 from .summary import SummaryService
@@ -53,6 +55,8 @@ class Runtime:
     budgets: BudgetService
     checks: ChecksService
     replays: ReplayService
+    qa: QAService
+    exports: Exports
     redis: Redis | None = None  # the shared client when CHATBOT_REDIS_URL is set
 
     @property
@@ -155,5 +159,7 @@ def build_runtime(
             judge=JudgeService(engine=engine, client=client, settings=settings),
             context_tokens=settings.context_tokens,
         ),
+        qa=QAService(engine, personas),
+        exports=Exports(engine),
         redis=redis_client,
     )

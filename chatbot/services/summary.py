@@ -21,17 +21,15 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 
-from chatbot import pricing, store
+from chatbot import store
 from chatbot.config import DEFAULT_PURPOSE_MODELS, AppSettings, model_for
 from chatbot.errors import InputError, NotFoundError
 from chatbot.llm import ChatRequest, LLMClient, LLMError, Turn
-from chatbot.llm.errors import StructuredOutputError
-from chatbot.llm.structured import Attempt, structured
 from chatbot.llm.types import estimate_tokens
 from chatbot.store.summaries import add_ticket_summary, latest_ticket_summary
 
-from .chat import _opaque_user
 from .budgets import BudgetService
+from .call_log import accounted_structured, opaque_user, settle_budgets
 from .context import history_budget
 
 log = logging.getLogger("chatbot.summary")
@@ -151,21 +149,16 @@ class SummaryService:
         model = self.model
         request = self._request(included, model=model, owner=owner)
 
-        def record(attempt: Attempt) -> None:
-            self._record(conversation_id, owner, model, attempt)
-
         try:
-            result = structured(
-                self.client, request, TicketSummary, tool_name=TOOL_NAME, on_attempt=record
+            result = accounted_structured(
+                self.engine, self.client, request, TicketSummary, tool_name=TOOL_NAME,
+                purpose=PURPOSE, owner=owner, conversation_id=conversation_id,
             )
         except LLMError as error:
-            if not isinstance(error, StructuredOutputError):  # its calls are recorded already
-                self._record_failure(conversation_id, owner, model, error)
             log.warning("summary of conversation %s failed: %s", conversation_id, error)
             raise
         finally:
-            if self.budgets is not None:
-                self.budgets.after_call(owner)
+            settle_budgets(self.budgets, owner)
         with store.write_session(self.engine) as session:
             return add_ticket_summary(
                 session=session,
@@ -215,48 +208,5 @@ class SummaryService:
             max_tokens=MAX_TOKENS,
             system=SYSTEM,
             temperature=0.0,  # the same conversation should give the same ticket
-            metadata={"user_id": _opaque_user(owner)},
+            metadata={"user_id": opaque_user(owner)},
         )
-
-    def _record(self, conversation_id: int, owner: str, model: str, attempt: Attempt) -> None:
-        """One api_call per call made: billed tokens and cost, and whether its output was
-        refused (an `error` outcome, so error rates show a model that fails the schema)."""
-        reply = attempt.reply
-        usage = reply.usage
-        with store.write_session(self.engine) as session:
-            store.record_api_call(
-                session=session,
-                conversation_id=conversation_id,
-                owner=owner,
-                purpose=PURPOSE,
-                model=reply.model or model,
-                outcome="ok" if attempt.problem is None else "error",
-                error_type=None if attempt.problem is None else "invalid_output",
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
-                ttft_ms=reply.ttft * 1000 if reply.ttft is not None else None,
-                total_ms=reply.total * 1000,
-                attempts=reply.attempts,
-                request_id=reply.request_id,
-                cache_hit=reply.cache_hit,
-                cost_usd=pricing.cost_usd(reply.model or model, usage, cache_hit=reply.cache_hit),
-            )
-
-    def _record_failure(self, conversation_id: int, owner: str, model: str, error: LLMError) -> None:
-        with store.write_session(self.engine) as session:
-            store.record_api_call(
-                session=session,
-                conversation_id=conversation_id,
-                owner=owner,
-                purpose=PURPOSE,
-                model=model,
-                outcome="error",
-                status_code=error.status,
-                error_type=error.error_type or type(error).__name__,
-                attempts=error.attempts,
-                request_id=error.request_id,
-                total_ms=error.elapsed * 1000,
-                cost_usd=0.0,  # an error response is not billed
-            )

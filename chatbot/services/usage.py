@@ -223,6 +223,11 @@ class UsageService:
         )
         return Summary(since, until, group_by, stats(rows), tuple(groups))
 
+    def owners(self) -> list[str]:
+        """Every agent who ever made a call."""
+        with store.read_session(self.engine) as session:
+            return list(session.exec(select(ApiCall.owner).distinct()).all())
+
     def timeline(self, since: datetime, until: datetime, *, bucket: Bucket = "hour") -> list[TimelineRow]:
         """Per bucket and model, oldest first; every bucket of the range appears for every
         model seen in it, so a chart shows a quiet hour as zero rather than a gap."""

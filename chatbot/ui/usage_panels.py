@@ -163,3 +163,19 @@ def csv_download(csv_text: str, period: UsageRange) -> None:
         key="usage-csv",
         help="One row per API call in the range: times (UTC), model, outcome, tokens, latency, cost.",
     )
+
+
+def flagged_agents(agents: Sequence[tuple[str, int]], per_minute: float) -> None:
+    """Agents the per-agent limit slowed down: worth a look (a stuck script, a shared
+    login, or a colleague who needs a canned answer instead)."""
+    if not agents:
+        return
+    lines = "\n".join(
+        f"- **{name}**: {count:,} request{'' if count == 1 else 's'} slowed down"
+        for name, count in agents
+    )
+    st.warning(
+        f"Agents over their own limit of {per_minute:g} requests a minute were slowed "
+        f"down:\n\n{lines}",
+        icon=":material/speed:",
+    )

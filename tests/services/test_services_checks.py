@@ -153,6 +153,16 @@ def test_an_invalid_schema_is_refused(schema):
         validate_config("json_schema", {"schema": schema})
 
 
+def test_schemas_may_only_refer_inside_themselves():
+    with pytest.raises(CheckConfigError, match="not fetched"):
+        validate_config("json_schema", {"schema": {"$ref": "https://example.com/order.json"}})
+    local = {"$defs": {"id": {"type": "integer"}}, "properties": {"id": {"$ref": "#/$defs/id"}}}
+    assert run("json_schema", {"schema": local}, '{"id": "x"}').passed is False
+    dangling = {"properties": {"id": {"$ref": "#/$defs/missing"}}}
+    passed, detail = run("json_schema", {"schema": dangling}, '{"id": 1}')
+    assert passed is None and detail.startswith("Not graded")
+
+
 # -- rubric --------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import pytest
 from chatbot import store
 from chatbot.errors import InputError, NotFoundError, StatedError
 from chatbot.llm import ClientSettings, LLMClient, Secret
-from chatbot.services.chat import _opaque_user
+from chatbot.services.call_log import opaque_user
 from chatbot.services.checks import RubricVerdict
 from chatbot.services.checks_service import ChecksService
 from chatbot.services.judge import JudgeService
@@ -151,7 +151,7 @@ def test_each_turn_is_replayed_on_the_original_history_with_the_target(env, sand
     for body in bodies:
         assert body["system"] == system
         assert body["model"] == "claude-haiku-5-5"
-        assert body["metadata"]["user_id"] == _opaque_user("qa")
+        assert body["metadata"]["user_id"] == opaque_user("qa")
         assert "stream" not in body
 
     results = env.results(run_id)

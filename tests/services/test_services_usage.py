@@ -204,3 +204,12 @@ def test_a_chat_turn_records_its_cost(tmp_path, sandbox):
         service.generations.shutdown()
         service.client.close()
         service.engine.dispose()
+
+
+def test_flagged_ids_are_named_after_known_agents_and_unknown_ones_kept():
+    from chatbot.services.call_log import name_users, opaque_user
+
+    counts = {opaque_user("ana"): 2, opaque_user("ben"): 5, "f" * 32: 1}
+    assert name_users(counts, ["ana", "ben", "cy"]) == [
+        ("ben", 5), ("ana", 2), ("unknown agent ffffffff…", 1),
+    ]

@@ -140,3 +140,22 @@ def test_a_broken_price_file_is_shown_and_calls_are_kept_unpriced(new_app, db, m
     assert "model 'claude-sonnet-5-5'" in at.error[0].value and str(broken) in at.error[0].value
     assert db("SELECT outcome, cost_usd FROM api_call") == [("ok", None)]
     assert "1 unpriced calls" in at.warning[0].value
+
+
+def test_an_agent_slowed_down_by_the_per_agent_limit_is_flagged_by_name(new_app, monkeypatch):
+    from chatbot.llm.ratelimit import RateLimitWaitExceeded
+    from chatbot.services.call_log import opaque_user
+    from chatbot.ui.resources import get_runtime
+
+    monkeypatch.setenv("CHATBOT_USER_RPM", "1")
+    at = new_app()
+    send(at, "Where is order 1042?")  # takes this agent's one request a minute
+    open_usage(at)
+    assert not any("slowed down" in w.value for w in at.warning)
+
+    limiter = get_runtime().client.limiter
+    with pytest.raises(RateLimitWaitExceeded):  # the next one would wait: flagged, not sent
+        limiter.acquire("claude-sonnet-5-5", user=opaque_user("agent"), max_wait=0)
+    open_usage(at)
+    (warning,) = [w.value for w in at.warning if "slowed down" in w.value]
+    assert "limit of 1 requests a minute" in warning and "**agent**: 1 request slowed" in warning

@@ -1,0 +1,27 @@
+"""QA: checks — the reusable tests replayed replies are graded by: must (not) contain, a
+regular expression, a maximum length, JSON matching a schema, or a model-graded rubric."""
+
+import streamlit as st
+
+from chatbot.ui import state
+from chatbot.ui.check_library import create_form, edit_panel, library, pick_check, try_panel
+from chatbot.ui.resources import get_runtime
+
+runtime = get_runtime()
+st.title("Checks", anchor=False)
+st.caption("Define a check once and pick it for any replay run; pass rates are counted per "
+           "persona version on the Replays page.")
+
+flash = state.take_flash()
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+checks = library(runtime)
+chosen = pick_check(checks)
+if chosen is not None:
+    edit, try_it = st.tabs(["Edit", "Try it"])
+    with edit:
+        edit_panel(runtime, chosen)
+    with try_it:
+        try_panel(runtime, chosen)
+create_form(runtime)
