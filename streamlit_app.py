@@ -27,5 +27,10 @@ pages = {
         st.Page("pages/personas.py", title="Personas", icon=":material/badge:"),
         st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:"),
     ],
+    "QA": [
+        st.Page("pages/qa_conversations.py", title="Conversations", icon=":material/manage_search:"),
+        st.Page("pages/qa_replays.py", title="Replays", icon=":material/replay:"),
+        st.Page("pages/qa_checks.py", title="Checks", icon=":material/rule:"),
+    ],
 }
 st.navigation(pages).run()

@@ -1,5 +1,7 @@
 """The chat page: conversations with the assistant, streamed and saved."""
 
+from functools import partial
+
 import streamlit as st
 
 from chatbot.errors import ChatbotError
@@ -7,6 +9,7 @@ from chatbot.ui import state
 from chatbot.ui.case_details import greeting_and_suggestions, new_conversation_panel
 from chatbot.ui.chat_view import AVATARS, context_notice, live_reply, render_message
 from chatbot.ui.conversation_header import conversation_header
+from chatbot.ui.reply_feedback import reply_feedback
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.sidebar import conversation_sidebar
 from chatbot.ui.summary_card import summary_panel
@@ -81,14 +84,19 @@ if transcript is not None and not transcript.messages:
 
 if transcript is not None:
     messages = transcript.messages
+    ratings = runtime.qa.ratings(current, state.owner()) if messages else {}
     for index, message in enumerate(messages):
         if generation is not None and message.id == generation.message_id:
             continue
+        rateable = message.role == "assistant" and message.status in ("complete", "partial")
         render_message(
             message,
             can_retry=index == len(messages) - 1 and generation is None,
             on_retry=_retry,
             orphaned=runtime.chat.is_orphaned(message),
+            footer=partial(reply_feedback, runtime, message, ratings.get(message.id))
+            if rateable
+            else None,
         )
 
 if generation is not None:

@@ -17,11 +17,12 @@ if flash:
     getattr(st, flash[0])(flash[1])
 
 checks = library(runtime)
-chosen = pick_check(checks)
+chosen = pick_check(checks)  # the one to try or edit
 if chosen is not None:
-    edit, try_it = st.tabs(["Edit", "Try it"])
-    with edit:
-        edit_panel(runtime, chosen)
-    with try_it:
-        try_panel(runtime, chosen)
+    with st.container(border=True):
+        try_it, edit = st.tabs(["Try it", "Edit"])
+        with try_it:
+            try_panel(runtime, chosen)
+        with edit:
+            edit_panel(runtime, chosen)
 create_form(runtime)

@@ -41,7 +41,9 @@ def render_message(
     can_retry: bool = False,
     on_retry: Callable[[], None] | None = None,
     orphaned: bool = False,
+    footer: Callable[[], None] | None = None,
 ) -> None:
+    """One message as a chat bubble; `footer` draws extras inside it (the rating)."""
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if message.content:
             st.markdown(safe_markdown(message.content))
@@ -73,6 +75,8 @@ def render_message(
         caption = reply_caption(message)
         if caption:
             st.caption(caption)
+        if footer is not None:
+            footer()
 
 
 def live_reply(generation: Generation) -> None:

@@ -85,6 +85,7 @@ def pick_check(checks: Sequence[CheckDef]) -> CheckDef | None:
     if not checks:
         return None
     by_id = {c.id: c for c in checks}
+    st.subheader("Try or edit a check", anchor=False)
     chosen = st.selectbox(
         "Check", list(by_id), key="check-picked",
         format_func=lambda i: f"{by_id[i].name} ({by_id[i].label})" + (" · archived" if by_id[i].archived else ""),

@@ -139,11 +139,11 @@ def imported_notice() -> None:
     if not ids:
         return
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.caption("Imported:")
+        st.caption("Imported:", width="content")
         for new_id in ids[:8]:
-            st.button(f"#{new_id}", key=f"qa-imported-{new_id}", type="tertiary",
-                      on_click=qa_state.open_conversation, args=(new_id,))
+            st.button(f"Open {new_id}", key=f"qa-imported-{new_id}", type="tertiary",
+                      icon=":material/open_in_new:", on_click=qa_state.open_conversation, args=(new_id,))
         if len(ids) > 8:
-            st.caption(f"and {len(ids) - 8:,} more")
+            st.caption(f"and {len(ids) - 8:,} more", width="content")
         st.button("Dismiss", key="qa-imported-dismiss", type="tertiary", icon=":material/close:",
                   on_click=st.session_state.pop, args=(qa_state.IMPORTED, None))

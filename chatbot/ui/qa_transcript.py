@@ -177,23 +177,22 @@ def _feedback(m: MessageView) -> None:
 
 
 def _details(m: MessageView) -> None:
-    rows = [
-        ("Status", m.status),
-        ("Model", m.model),
-        ("Input tokens", m.input_tokens),
-        ("Output tokens", m.output_tokens),
-        ("Cache written", m.cache_creation_input_tokens),
-        ("Cache read", m.cache_read_input_tokens),
-        ("Cost", money(m.cost_usd)),
-        ("First token", seconds(m.ttft_ms)),
-        ("Total time", seconds(m.total_ms)),
-        ("Stop reason", m.stop_reason),
-        ("Request id", m.request_id),
-        ("Earlier messages left out", m.context_dropped),
-        ("Error", m.error),
-        ("Started", f"{when(m.created_at)} UTC"),
-        ("Saved", f"{when(m.updated_at)} UTC"),
-        ("Message id", m.id),
+    """Every recorded field, a few to a line."""
+
+    def show(value: object) -> str:
+        return "—" if value is None else plain(str(value))
+
+    cache = f"cache {show(m.cache_creation_input_tokens)} written / {show(m.cache_read_input_tokens)} read"
+    lines = [
+        f"**Status**: {show(m.status)} · **Stop reason**: {show(m.stop_reason)}",
+        f"**Model**: {show(m.model)} · **Cost**: {plain(money(m.cost_usd))}",
+        f"**Tokens**: {show(m.input_tokens)} in / {show(m.output_tokens)} out · {cache}",
+        f"**Latency**: first token {plain(seconds(m.ttft_ms))} · total {plain(seconds(m.total_ms))}",
+        f"**Request id**: {show(m.request_id)} · **Message id**: {m.id}",
+        f"**Started**: {plain(when(m.created_at))} UTC · **Saved**: {plain(when(m.updated_at))} UTC",
     ]
-    lines = [f"- **{name}**: {plain(str(value)) if value is not None else '—'}" for name, value in rows]
-    st.markdown("\n".join(lines))
+    if m.context_dropped:
+        lines.append(f"**Earlier messages left out of the request**: {m.context_dropped}")
+    if m.error:
+        lines.append(f"**Error**: {plain(m.error)}")
+    st.markdown("  \n".join(lines))

@@ -1,0 +1,222 @@
+"""The Replays page's "New run" panel: what to replay, against what, graded by which
+checks; the estimate and the budget before anything is sent; Start; and the one-click
+golden-set replay of a persona's unpublished draft."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import streamlit as st
+
+from chatbot.errors import ChatbotError
+from chatbot.services.qa import QAService
+from chatbot.services.replay import ReplayTarget
+from chatbot.services.runtime import Runtime
+
+from . import state
+from .persona_editor import model_choices
+
+HANDED_OVER = "qa_replay_ids"  # set by the Conversations page: the ids QA picked there
+SELECTED_RUN = "qa_replay_run"  # the run whose results are shown
+SOURCES = {
+    "handed": "Conversations picked on the Conversations page",
+    "golden": "The golden set",
+    "typed": "Conversation ids I type",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    conversation_ids: list[int]
+    problem: str | None = None  # why nothing can be replayed yet
+
+
+def qa_service(runtime: Runtime) -> QAService:
+    """The runtime's QA service when it has one, else one built on the same engine."""
+    return getattr(runtime, "qa", None) or QAService(runtime.engine, runtime.personas)
+
+
+def parse_ids(text: str) -> list[int]:
+    """ "12, 15 40" -> [12, 15, 40]; a ValueError naming the first thing that is not an id."""
+    ids = []
+    for part in re.split(r"[\s,;]+", text.strip()):
+        if not part:
+            continue
+        if not part.lstrip("#").isdigit():
+            raise ValueError(f"{part!r} is not a conversation id: type numbers like 12, 15, 40.")
+        ids.append(int(part.lstrip("#")))
+    return list(dict.fromkeys(ids))
+
+
+def _clear_handed_over() -> None:
+    st.session_state.pop(HANDED_OVER, None)
+
+
+def source_picker(golden: Sequence[int]) -> Source:
+    handed = [int(i) for i in st.session_state.get(HANDED_OVER) or []]
+    choices = (["handed"] if handed else []) + ["golden", "typed"]
+    kind = st.radio("Replay", choices, format_func=SOURCES.get, key="replay-source", horizontal=True)
+    if kind == "handed":
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.caption(f"{len(handed)} conversation{'s' * (len(handed) != 1)} handed over: "
+                     + ", ".join(f"#{i}" for i in handed[:20]) + (" …" if len(handed) > 20 else ""))
+        right.button("Clear", key="replay-clear-ids", icon=":material/clear:", on_click=_clear_handed_over,
+                     help="Forget the conversations picked on the Conversations page.")
+        return Source(handed)
+    if kind == "golden":
+        if not golden:
+            return Source([], "The golden set is empty: mark conversations as regression cases "
+                              "on the Conversations page first.")
+        st.caption(f"{len(golden)} conversation{'s' * (len(golden) != 1)} in the golden set.")
+        return Source(list(golden))
+    typed = st.text_input("Conversation ids", key="replay-typed-ids", placeholder="12, 15, 40")
+    try:
+        ids = parse_ids(typed)
+    except ValueError as error:
+        return Source([], str(error))
+    return Source(ids, None if ids else "Type the ids of the conversations to replay.")
+
+
+def _version_label(number: int | None, versions: dict[int, bool]) -> str:
+    if number is None:
+        return "newest version"
+    return f"v{number} · {'published' if versions[number] else 'draft'}"
+
+
+def target_picker(runtime: Runtime) -> ReplayTarget:
+    personas = {p.key: p.name for p in runtime.personas.list()}
+    left, middle, right = st.columns(3)
+    persona = left.selectbox(
+        "Persona", [None, *personas], key="replay-persona",
+        format_func=lambda k: "Same as each conversation" if k is None else f"{personas[k]} ({k})",
+        help="Replay against another persona version; by default each conversation keeps its own.",
+    )
+    version = None
+    if persona is not None:
+        versions = {v.number: v.published for v in runtime.personas.versions(persona)}
+        version = middle.selectbox(
+            "Version", list(versions), key=f"replay-version-{persona}",
+            format_func=lambda n: _version_label(n, versions),
+            help="Drafts are included: replay one before publishing it.",
+        )
+    else:
+        middle.selectbox("Version", ["Same as each conversation"], disabled=True, key="replay-version-none")
+    model = right.selectbox(
+        "Model", [None, *model_choices(runtime)], key="replay-model",
+        format_func=lambda m: "Same as the persona version" if m is None else m,
+    )
+    return ReplayTarget(persona, version, model)
+
+
+def check_picker(runtime: Runtime) -> list[int]:
+    checks = {c.id: c for c in runtime.checks.list()}
+    if not checks:
+        st.caption("No checks yet: define some on the Checks page to grade the replayed replies.")
+        return []
+    return st.multiselect(
+        "Checks", list(checks), key="replay-checks",
+        format_func=lambda i: f"{checks[i].name} ({checks[i].label})",
+        help="Each replayed reply is graded by these; pass rates are counted per persona version.",
+    )
+
+
+def _money(usd: float | None) -> str:
+    if usd is None:
+        return "unpriced model"
+    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
+
+
+def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget) -> bool:
+    """Shows what the run would send and cost, and the budget; True when it may start."""
+    if source.problem:
+        st.info(source.problem, icon=":material/info:")
+        return False
+    try:
+        estimate = runtime.replays.preview(source.conversation_ids, target, owner=state.owner())
+    except ChatbotError as error:
+        st.error(error.user_message, icon=":material/error:")
+        return False
+    turns, sent, answered, cost = st.columns(4)
+    turns.metric("Turns to replay", f"{estimate.turns:,}", border=True)
+    sent.metric("Input tokens (est.)", f"{estimate.input_tokens:,}", border=True)
+    answered.metric("Output tokens (est.)", f"{estimate.output_tokens:,}", border=True,
+                    help="The original replies' lengths, or the persona's max_tokens when unknown.")
+    cost.metric("Cost (est.)", _money(estimate.cost_usd), border=True,
+                help="At list prices. 'unpriced model': a model it uses has no price on file.")
+    if estimate.cost_usd is None:
+        st.warning("A model this run uses has no price on file: its cost cannot be estimated "
+                   "or counted against budgets.", icon=":material/warning:")
+    if not estimate.turns:
+        st.info("These conversations have no replies to replay yet.", icon=":material/info:")
+        return False
+    return budget_notice(runtime)
+
+
+def budget_notice(runtime: Runtime) -> bool:
+    """The budget that applies to replays: a refusal (st.error, False) or a warning."""
+    try:
+        warning = runtime.budgets.check("replay", state.owner())
+    except ChatbotError as error:
+        st.error(f"Over budget: {error.user_message}", icon=":material/block:")
+        return False
+    if warning:
+        st.warning(warning, icon=":material/savings:")
+    return True
+
+
+def _start(runtime: Runtime, ids: list[int], target: ReplayTarget, checks: list[int], label: str) -> None:
+    run_id = state.attempt(
+        lambda: runtime.replays.start(ids, target, checks, by=state.owner(), label=label),
+        "The replay has started; its progress is below.",
+    )
+    if run_id is not None:
+        st.session_state[SELECTED_RUN] = run_id
+
+
+def _start_golden(runtime: Runtime, key: str, number: int, checks: list[int], model: str | None) -> None:
+    run_id = state.attempt(
+        lambda: runtime.replays.replay_golden(key, number, by=state.owner(), check_ids=checks, model=model),
+        f"The golden set is replaying against {key} v{number}.",
+    )
+    if run_id is not None:
+        st.session_state[SELECTED_RUN] = run_id
+
+
+def new_run_panel(runtime: Runtime) -> None:
+    golden = [g.conversation_id for g in qa_service(runtime).golden_conversations()]
+    with st.container(border=True):
+        st.subheader("New run", anchor=False)
+        source = source_picker(golden)
+        target = target_picker(runtime)
+        checks = check_picker(runtime)
+        label = st.text_input("Label (optional)", key="replay-label", placeholder=f"Replay on {target.describe()}",
+                              max_chars=120)
+        ready = estimate_panel(runtime, source, target)
+        st.button(
+            "Start replay", key="replay-start", type="primary", icon=":material/play_arrow:", disabled=not ready,
+            on_click=_start, args=(runtime, source.conversation_ids, target, checks, label),
+        )
+        golden_drafts(runtime, golden, checks, target.model)
+
+
+def golden_drafts(runtime: Runtime, golden: Sequence[int], checks: list[int], model: str | None) -> None:
+    """One button per persona whose newest version is an unpublished draft."""
+    drafts = [p for p in runtime.personas.list()
+              if p.latest_version and p.latest_version != p.published_version]
+    if not drafts:
+        return
+    st.markdown("**Before publishing a draft**")
+    if not golden:
+        st.caption("Mark conversations as golden (regression cases) on the Conversations page "
+                   "to replay them against a draft in one click.")
+        return
+    for persona in drafts:
+        st.button(
+            f"Replay the golden set against {persona.name} draft v{persona.latest_version}",
+            key=f"replay-golden-{persona.key}", icon=":material/fact_check:",
+            help=f"{len(golden)} golden conversations, with the checks chosen above"
+                 + (f", on {model}." if model else "."),
+            on_click=_start_golden, args=(runtime, persona.key, persona.latest_version, checks, model),
+        )

@@ -1,0 +1,58 @@
+"""QA: find conversations, read them with everything recorded per reply, annotate them,
+keep the golden set, export and import, and hand a set to the Replays page."""
+
+import streamlit as st
+
+from chatbot.errors import ChatbotError
+from chatbot.ui import qa_state, state
+from chatbot.ui.qa_export import export_set, import_popover, imported_notice, replay_button
+from chatbot.ui.qa_filters import filter_bar, is_filtered
+from chatbot.ui.qa_results import empty_state, result_header, result_list
+from chatbot.ui.qa_transcript import transcript_panel
+from chatbot.ui.resources import get_runtime
+
+runtime = get_runtime()
+qa, exports = runtime.qa, runtime.exports
+
+st.title("Conversations", anchor=False)
+st.caption("Search every saved conversation, read what each reply recorded, and mark regression cases.")
+
+flash = state.take_flash()
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+filters = filter_bar(qa)
+page = qa_state.page_number(filters)
+try:
+    found = qa.find(filters, page)
+except ChatbotError as error:
+    st.error(error.user_message, icon=":material/search_off:")
+    st.stop()
+if page and not found.rows and found.total:  # the list shrank under the page we were on
+    st.session_state[qa_state.PAGE] = 1
+    found = qa.find(filters, 0)
+    page = 0
+
+with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    result_header(found, page)
+    export_set(exports, lambda: qa.matching_ids(filters), found.total)
+    if found.total:
+        replay_button(lambda: qa.matching_ids(filters), key="qa-replay-set", label="Replay these…")
+    import_popover(exports)
+imported_notice()
+
+open_id = qa_state.open_id()
+if open_id is not None:
+    results, transcript = st.columns([2, 3], gap="large")
+else:
+    results, transcript = st.container(), None
+
+with results:
+    if not found.total:
+        empty_state(is_filtered(filters))
+    else:
+        result_list(found, open_id, searched=bool(filters.text.strip()))
+
+if transcript is not None:
+    with transcript:
+        transcript_panel(qa, exports, open_id)
