@@ -142,26 +142,32 @@ class ChatService:
             chosen = self.personas.published(
                 persona or default_persona_key(self.engine, self.personas, owner)
             )
+        # Few statements on purpose: this transaction is most of what the app adds before
+        # the first token (benchmarks/first_token.py).
         with store.write_session(self.engine) as session:
             if chosen is not None:
                 conversation = create_with_persona(
                     session, chosen, owner=owner, variables=variables
                 )
+                history: list[store.Message] = []
             else:
-                conversation = self._conversation(session, conversation_id)
-                self._refuse_if_streaming(session, conversation.id)
+                conversation = self._conversation(session, conversation_id, lock=True)
+                # The history, read under the lock: it also tells the next position and
+                # whether a reply is still streaming.
+                history = store.list_messages(session=session, conversation_id=conversation.id)
+                self._refuse_if_streaming(session, history)
             message, reply = store.add_messages(
                 session=session,
                 conversation_id=conversation.id,
                 messages=[{"role": "user", "content": text}, self._new_reply_row()],
+                locked=conversation,
+                position=history[-1].position + 1 if history else 0,
             )
             if message.position == 0:
                 store.set_auto_title(
                     session=session, conversation_id=conversation.id, first_message=text
                 )
-                messages = [message, reply]
-            else:  # the history, read while we hold the transaction anyway
-                messages = store.list_messages(session=session, conversation_id=conversation.id)
+        messages = [*history, message, reply]
         return self._generate(conversation, reply.id, owner, use_cache=True, messages=messages)
 
     def retry(self, *, conversation_id: int, owner: str) -> Generation:
@@ -170,9 +176,9 @@ class ChatService:
             raise self._busy()
         self._check_budget(owner)
         with store.write_session(self.engine) as session:
-            conversation = self._conversation(session, conversation_id)
-            self._refuse_if_streaming(session, conversation.id)
+            conversation = self._conversation(session, conversation_id, lock=True)
             messages = store.list_messages(session=session, conversation_id=conversation.id)
+            self._refuse_if_streaming(session, messages)
             if not messages:
                 raise InputError("There is nothing to retry in this conversation yet.")
             last = messages[-1]
@@ -214,14 +220,19 @@ class ChatService:
             "(or stop it), then send your message."
         )
 
-    def _conversation(self, session: Any, conversation_id: int) -> store.Conversation:
-        conversation = store.get_conversation(session=session, conversation_id=conversation_id)
+    def _conversation(
+        self, session: Any, conversation_id: int, *, lock: bool = False
+    ) -> store.Conversation:
+        find = store.lock_conversation if lock else store.get_conversation
+        conversation = find(session=session, conversation_id=conversation_id)
         if conversation is None:
             raise NotFoundError("That conversation no longer exists. Start a new one.")
         return conversation
 
-    def _refuse_if_streaming(self, session: Any, conversation_id: int) -> None:
-        streaming = store.find_streaming_message(session=session, conversation_id=conversation_id)
+    def _refuse_if_streaming(self, session: Any, messages: list[store.Message]) -> None:
+        streaming = next(
+            (m for m in reversed(messages) if m.status == store.MessageStatus.STREAMING), None
+        )
         if streaming is None:
             return
         if not self.is_orphaned(streaming):

@@ -56,12 +56,28 @@ def add_message(
     return message
 
 
+def lock_conversation(*, session: Session, conversation_id: int) -> Conversation | None:
+    """The conversation, locked for appending in this write session. FOR UPDATE serialises
+    concurrent appends on PostgreSQL; SQLite ignores it and relies on the write session's
+    BEGIN IMMEDIATE instead."""
+    return session.exec(
+        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    ).one_or_none()
+
+
 def add_messages(
-    *, session: Session, conversation_id: int, messages: list[dict[str, Any]]
+    *,
+    session: Session,
+    conversation_id: int,
+    messages: list[dict[str, Any]],
+    locked: Conversation | None = None,
+    position: int | None = None,
 ) -> list[Message]:
     """Append several messages (dicts of `add_message`'s arguments) in order, with one
     lookup and one flush: a turn adds the agent's message and the reply's row together,
-    and this is on the path before the first token."""
+    and this is on the path before the first token. A caller that already holds the
+    conversation (`locked`, from `lock_conversation` in this session) and knows the next
+    `position` (it listed the messages under that lock) saves both lookups."""
     prepared = []
     for spec in messages:
         fields = dict(spec)
@@ -70,18 +86,15 @@ def add_messages(
         content = fields.pop("content")
         _check_fields(fields)
         prepared.append((role, content, status, fields))
-    # FOR UPDATE serialises concurrent appends on PostgreSQL; SQLite ignores it and
-    # relies on the write session's BEGIN IMMEDIATE instead.
-    conversation = session.exec(
-        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
-    ).one_or_none()
-    if conversation is None:
+    conversation = locked or lock_conversation(session=session, conversation_id=conversation_id)
+    if conversation is None or conversation.id != conversation_id:
         raise NotFoundError(f"conversation {conversation_id} does not exist")
-    position = session.exec(
-        select(func.coalesce(func.max(Message.position) + 1, 0)).where(
-            Message.conversation_id == conversation_id
-        )
-    ).one()
+    if position is None:
+        position = session.exec(
+            select(func.coalesce(func.max(Message.position) + 1, 0)).where(
+                Message.conversation_id == conversation_id
+            )
+        ).one()
     now = utc_now()
     added = [
         Message(
