@@ -176,3 +176,54 @@ def test_the_api_key_never_leaks(new_app, db, monkeypatch, canary_sandbox, every
     assert any("Sandbox reply" in text for text in page)  # the walk did reach the messages
     assert not leaks(page)
 
+
+
+QA_PAGES = ("pages/usage.py", "pages/qa_conversations.py", "pages/qa_replays.py", "pages/qa_checks.py")
+
+
+def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
+    new_app, db, monkeypatch, canary_sandbox, everything_logged, app_env
+):
+    from chatbot.llm import MessageBatches
+    from chatbot.services.replay import ReplayTarget
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", canary_sandbox.base_url)
+    at = new_app()
+    everything_logged.debug_everything()
+    runtime = get_runtime()
+    send(at, "My parcel never arrived, order 1042")
+    cid = conversation_id(at)
+
+    errors: list[BaseException] = []
+    runtime.summaries.summarise(cid, owner="agent")  # a structured call, recorded
+    canary_sandbox.state.add_faults([{"kind": "status", "status": 401}])
+    with pytest.raises(LLMError) as raised:
+        runtime.summaries.summarise(cid, owner="agent")
+    errors.append(raised.value)
+    run_id = runtime.replays.start([cid], ReplayTarget(), by="qa")
+    assert runtime.replays.wait(run_id, 30)
+    assert runtime.replays.progress(run_id).status == "done"
+    batches = MessageBatches(runtime.client)
+    batch = batches.submit([("a1", ChatRequest(model=SUPPORT.model, messages=[Turn("user", "Hi")]))])
+    assert [type(r).__name__ for _, r in batches.results(batches.wait(batch.id, sleep=lambda s: None))] == ["Reply"]
+
+    page = []
+    at.query_params["qc"] = str(cid)  # the QA transcript open, with its rendered prompt
+    for path in QA_PAGES:
+        at.switch_page(path).run()
+        assert not at.exception, (path, at.exception)
+        page += [str(at)] + [
+            repr(node) + (str(node.proto) if getattr(node, "proto", None) is not None else "")
+            for node in walk(at._tree)
+        ]
+
+    assert any("Sandbox reply" in text for text in page)  # the open transcript was walked
+    requests = canary_sandbox.state.requests()
+    assert len(requests) >= 4 and all(r["has_key"] for r in requests)  # it did reach the API
+    for path in sorted((app_env / "data").iterdir()):
+        assert CANARY.encode() not in path.read_bytes(), path
+    assert not leaks(page)
+    assert not leaks(everything_logged.lines), "the key was logged"
+    assert not leaks(text for error in errors for text in error_texts(error))
+    assert not leaks([repr(dict(at.session_state.items())), repr(runtime.replays), repr(batches)])
