@@ -150,20 +150,6 @@ def list_messages(*, session: Session, conversation_id: int) -> list[Message]:
     return list(session.exec(query).all())
 
 
-def find_streaming_message(*, session: Session, conversation_id: int) -> Message | None:
-    """The reply still being generated in this conversation, if any (the latest one)."""
-    query = (
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.status == MessageStatus.STREAMING.value,
-        )
-        .order_by(col(Message.position).desc())
-        .limit(1)
-    )
-    return session.exec(query).first()
-
-
 def mark_stale_streaming_as_partial(*, session: Session, older_than: datetime) -> int:
     """Close replies left "streaming" by a restart; returns how many were closed.
 

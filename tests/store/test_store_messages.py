@@ -12,7 +12,8 @@ from chatbot.store import (
     NotFoundError,
     add_message,
     create_conversation,
-    find_streaming_message,
+    add_messages,
+    lock_conversation,
     get_conversation,
     get_message,
     list_messages,
@@ -139,17 +140,30 @@ def test_update_message_validates(engine: Engine, conversation: Conversation) ->
             update_message(session=session, message_id=999, content="x")
 
 
-def test_find_streaming_message(engine: Engine, conversation: Conversation) -> None:
+def test_a_turn_appends_at_the_known_position_of_a_locked_conversation(
+    engine: Engine, conversation: Conversation
+) -> None:
     with write_session(engine) as session:
         add_message(session=session, conversation_id=conversation.id, role="user", content="q")
-        assert find_streaming_message(session=session, conversation_id=conversation.id) is None
-        reply = add_message(
-            session=session, conversation_id=conversation.id, role="assistant", content="",
-            status=MessageStatus.STREAMING,
-        )  # fmt: skip
-    with read_session(engine) as session:
-        found = find_streaming_message(session=session, conversation_id=conversation.id)
-    assert found.id == reply.id
+    with write_session(engine) as session:
+        locked = lock_conversation(session=session, conversation_id=conversation.id)
+        history = list_messages(session=session, conversation_id=conversation.id)
+        user, reply = add_messages(
+            session=session,
+            conversation_id=conversation.id,
+            messages=[
+                {"role": "user", "content": "again"},
+                {"role": "assistant", "content": "", "status": MessageStatus.STREAMING},
+            ],
+            locked=locked,
+            position=history[-1].position + 1,
+        )
+    assert (user.position, reply.position, reply.status) == (1, 2, "streaming")
+    assert reply.updated_at == locked.updated_at  # the conversation was bumped with them
+    with write_session(engine) as session:
+        assert lock_conversation(session=session, conversation_id=10_000) is None
+        with pytest.raises(NotFoundError):
+            add_messages(session=session, conversation_id=10_000, messages=[{"role": "user", "content": "x"}])
 
 
 def test_mark_stale_streaming_as_partial(engine: Engine, conversation: Conversation) -> None:
