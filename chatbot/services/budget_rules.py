@@ -160,6 +160,16 @@ def refusal(status: BudgetStatus, now: datetime) -> str:
     )
 
 
+def upfront_refusal(status: BudgetStatus, cost_usd: float, now: datetime) -> str:
+    """For work paid as a whole before any result is back (a Message Batch)."""
+    left = max(0.0, status.limit_usd - status.spent_usd)
+    return (
+        f"This would cost about {usd(cost_usd)}, more than the {usd(left)} left of {status.name} "
+        f"({status.figures()} spent). Nothing was sent. Replay fewer conversations, wait until it "
+        f"resets {status.resets(now)}, or ask an admin to raise the budget on the Usage page."
+    )
+
+
 def warning(status: BudgetStatus, now: datetime, *, policy: str) -> str:
     """The chat page's banner for a budget at 80 % or over."""
     if status.level < 100:

@@ -58,6 +58,7 @@ from .budget_rules import (
     period_end,
     period_start,
     refusal,
+    upfront_refusal,
     warning,
 )
 
@@ -204,9 +205,13 @@ class BudgetService:
 
     # -- around each call -----------------------------------------------------------------
 
-    def check(self, purpose: str, owner: str) -> str | None:
+    def check(self, purpose: str, owner: str, *, upfront_usd: float = 0.0) -> str | None:
         """Call before an API call. Raises `BudgetExceeded` if it must not be made; returns
-        a warning when a budget that applies is at 80 % or over, else None."""
+        a warning when a budget that applies is at 80 % or over, else None.
+
+        `upfront_usd` is spend committed at once, before any of it can be stopped (a
+        Message Batch is processed whole): refused, too, when it would take a budget that
+        applies past its limit. Ordinary calls are checked one by one instead."""
         now = self.clock()
         sums = self._current(now)
         applicable = [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
@@ -215,6 +220,10 @@ class BudgetService:
         worst = max(applicable, key=lambda s: (s.level, s.resets_at, s.fraction))
         if worst.level >= 100 and (purpose != CHAT or sums.policy == "stop"):
             raise BudgetExceeded(refusal(worst, now), worst)
+        over = [s for s in applicable if s.spent_usd + upfront_usd > s.limit_usd]
+        if upfront_usd > 0 and over and purpose != CHAT:
+            tightest = min(over, key=lambda s: s.limit_usd - s.spent_usd)
+            raise BudgetExceeded(upfront_refusal(tightest, upfront_usd, now), tightest)
         return warning(worst, now, policy=sums.policy) if worst.level >= 80 else None
 
     def banner(self, owner: str) -> str | None:

@@ -52,6 +52,7 @@ def record_call(
     conversation_id: int | None = None,
     message_id: int | None = None,
     invalid_output: bool = False,
+    batch: bool = False,
 ) -> store.ApiCall:
     """Record one API call, whatever made it (chat, summary, judge, replay...).
 
@@ -59,6 +60,10 @@ def record_call(
     the caller refused (structured output that failed its schema) is `invalid_output`: an
     error outcome, so error rates show a model that cannot follow the schema, but billed.
     An error response with no reply is not billed: its cost is 0, not unknown.
+
+    A `batch` call (one item of a Message Batch) is billed at the batch price, half the
+    list price. It has no latency of its own (it waited in the provider's queue for up
+    to a day), so its times are None rather than a 0 that would flatter the latency figures.
     """
     usage = reply.usage if reply is not None else Usage()
     billed_model = (reply.model if reply is not None else None) or model
@@ -68,11 +73,15 @@ def record_call(
         status = reply.status if reply is not None else "error"
         outcome = {"complete": "ok"}.get(status, status)
         error_type = (getattr(error, "error_type", None) or type(error).__name__) if error else None
-    if reply is not None:
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    if batch:
+        pass  # no times of its own: see above
+    elif reply is not None:
         ttft_ms = reply.ttft * 1000 if reply.ttft is not None else None
-        total_ms: float | None = reply.total * 1000
+        total_ms = reply.total * 1000
     else:
-        ttft_ms, total_ms = None, getattr(error, "elapsed", 0.0) * 1000
+        total_ms = getattr(error, "elapsed", 0.0) * 1000
     return store.record_api_call(
         session=session,
         conversation_id=conversation_id,
@@ -93,7 +102,7 @@ def record_call(
         request_id=(reply.request_id if reply is not None else None)
         or getattr(error, "request_id", None),
         cache_hit=reply.cache_hit if reply is not None else False,
-        cost_usd=pricing.cost_usd(billed_model, usage, cache_hit=reply.cache_hit)
+        cost_usd=pricing.cost_usd(billed_model, usage, cache_hit=reply.cache_hit, batch=batch)
         if reply is not None
         else 0.0,
     )

@@ -5,13 +5,16 @@ model, grade the new replies with checks, and compare them with the originals.
     turns = replays.plan([12, 15], ReplayTarget("support", 4), owner="qa")
     replays.estimate(turns)                          # Estimate(turns, in, out, cost_usd)
     run_id = replays.start([12, 15], ReplayTarget("support", 4), check_ids=[1, 2], by="qa")
+    run_id = replays.start([12, 15], target, by="qa", mode="offline")  # one Message Batch, half price
     replays.progress(run_id)                         # done / total / status / cost so far
     replays.results(run_id)                          # per turn: original vs replay, diff, checks
     replays.pass_rates("support")                    # per persona version and model
 
 What each replayed turn sees is `replay_plan`'s job (pure); sending and saving is
 `replay_worker`'s (through `run_batch`, each turn committed as it finishes, so an
-interruption loses at most the calls in flight); the page's views are `replay_views`'.
+interruption loses at most the calls in flight); an offline run sends every turn in one
+Message Batch (`replay_offline`, answered within 24 h at half the price) and saves its
+results through the same path; the page's views are `replay_views`'.
 This module owns the runs' lifecycle: each runs on a worker of this service's own pool,
 never inside a page's script run (Streamlit stops those at every click).
 
@@ -28,7 +31,7 @@ import builtins
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,14 +40,15 @@ from sqlalchemy import Engine
 
 from chatbot import store
 from chatbot.errors import ChatbotError, InputError, NotFoundError
-from chatbot.llm import LLMClient
+from chatbot.llm import BatchInfo, LLMClient
 from chatbot.store import replays as rows
 
 from .call_log import opaque_user
 from .checks_service import ChecksService
 from .context import turns_from_messages
 from .personas import PersonaService
-from .replay_plan import Estimate, ReplayTarget, ReplayTurn, estimate, plan_conversation
+from .replay_offline import OfflineReplay
+from .replay_plan import Estimate, ReplayTarget, ReplayTurn, check_mode, estimate, plan_conversation
 from .replay_views import PassRate, TurnComparison, compare, pass_rates
 from .replay_worker import ReplayRunner
 
@@ -71,6 +75,9 @@ class RunProgress:
     created_by: str
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    mode: str = "live"
+    provider_batch_id: str | None = None
+    batch: BatchInfo | None = None  # the batch as this process last saw it (offline runs)
 
     @property
     def interrupted(self) -> bool:
@@ -85,6 +92,7 @@ class RunProgress:
 class _Worker:
     def __init__(self) -> None:
         self.cancel = threading.Event()
+        self.closing = threading.Event()  # the app stops: an offline run's batch goes on
         self.finished = threading.Event()
 
 
@@ -104,6 +112,8 @@ class ReplayService:
         concurrency: int = 4,
         slice_size: int | None = None,
         max_runs: int = 2,
+        batch_poll_interval: float = 30.0,  # seconds between polls of an offline run's batch
+        batch_sleep: Callable[[float], None] | None = None,  # tests: a fake, never sleeping
     ) -> None:
         self.engine = engine
         self.personas = personas
@@ -111,6 +121,8 @@ class ReplayService:
         self.context_tokens = context_tokens
         self.runner = ReplayRunner(engine=engine, client=client, budgets=budgets, judge=judge,
                                    concurrency=concurrency, slice_size=slice_size)
+        self.offline = OfflineReplay(self.runner, poll_interval=batch_poll_interval, sleep=batch_sleep)
+        self._seen: dict[int, BatchInfo] = {}  # run id -> its batch as last polled here
         self._pool = ThreadPoolExecutor(max_workers=max_runs, thread_name_prefix="replay")
         self._workers: dict[int, _Worker] = {}
         self._lock = threading.Lock()
@@ -150,12 +162,14 @@ class ReplayService:
         return turns
 
     @staticmethod
-    def estimate(turns: Sequence[ReplayTurn]) -> Estimate:
-        return estimate(turns)
+    def estimate(turns: Sequence[ReplayTurn], *, mode: str = "live") -> Estimate:
+        return estimate(turns, batch=check_mode(mode) == "offline")
 
-    def preview(self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str) -> Estimate:
+    def preview(
+        self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str, mode: str = "live"
+    ) -> Estimate:
         """What the page shows before start: turns, tokens and cost (None: unpriced)."""
-        return estimate(self.plan(conversation_ids, target, owner=owner))
+        return self.estimate(self.plan(conversation_ids, target, owner=owner), mode=mode)
 
     def _target_version(self, target: ReplayTarget) -> int | None:
         if not target.persona:
@@ -176,10 +190,13 @@ class ReplayService:
         *,
         by: str,
         label: str = "",
+        mode: str = "live",
     ) -> int:
         """Create the run and start it in the background; returns its id. Refuses (nothing
         stored or sent) when over budget, when there is nothing to replay, or when a
-        conversation or check is gone."""
+        conversation or check is gone. `mode` "offline" sends every turn as one Message
+        Batch: half the price, answered within 24 hours."""
+        check_mode(mode)
         self.runner.check_budget(by)
         # Pinned now: "the newest version" must not move if a draft is saved mid-run.
         target = dataclasses.replace(target, version=self._target_version(target))
@@ -187,6 +204,9 @@ class ReplayService:
         if not turns:
             raise InputError("These conversations have no replies to replay yet.")
         checks = self.checks.many(list(check_ids))
+        expected = self.estimate(turns, mode=mode)
+        if mode == "offline":  # paid as a whole: the budget must hold all of it
+            self.runner.check_budget(by, upfront_usd=expected.cost_usd)
         with store.write_session(self.engine) as session:
             run = rows.create_run(
                 session=session,
@@ -197,8 +217,9 @@ class ReplayService:
                 conversation_ids=list(dict.fromkeys(conversation_ids)),
                 check_ids=[c.id for c in checks],
                 turns_total=len(turns),
-                estimated_cost_usd=estimate(turns).cost_usd,
+                estimated_cost_usd=expected.cost_usd,
                 created_by=by,
+                mode=mode,
             )
             run_id = run.id
         self._launch(run_id, retry_errors=False)
@@ -206,7 +227,7 @@ class ReplayService:
 
     def replay_golden(
         self, persona_key: str, version: int | None, *, by: str, check_ids: Sequence[int] = (),
-        model: str | None = None,
+        model: str | None = None, mode: str = "live",
     ) -> int:
         """Replay every conversation of the golden set against a (draft) persona version."""
         with store.read_session(self.engine) as session:
@@ -215,7 +236,7 @@ class ReplayService:
             raise InputError("The golden set is empty: add conversations to it first.")
         number = self._target_version(ReplayTarget(persona_key, version, model))
         return self.start(golden, ReplayTarget(persona_key, number, model), check_ids, by=by,
-                          label=f"Golden set on {persona_key} v{number}")
+                          label=f"Golden set on {persona_key} v{number}", mode=mode)
 
     def resume(self, run_id: int, *, retry_errors: bool = True) -> None:
         """Send the turns the run does not have yet (after a cancel, a failure or a dead process)."""
@@ -226,17 +247,22 @@ class ReplayService:
         self._launch(run_id, retry_errors=retry_errors)
 
     def cancel(self, run_id: int) -> None:
-        """Stop sending; calls in flight finish and are kept. A run with no worker here
-        (interrupted) is simply marked cancelled."""
+        """Stop sending; calls in flight finish and are kept (an offline run's batch is
+        cancelled at the provider, and what it answered before is saved). A run with no
+        worker here (interrupted) is marked cancelled, its batch cancelled too."""
         with self._lock:
             worker = self._workers.get(run_id)
         if worker is not None:
             worker.cancel.set()
             return
+        batch_id = None
         with store.write_session(self.engine) as session:
             run = rows.get_run(session=session, run_id=run_id)
             if run is not None and run.status in ACTIVE:
+                batch_id = run.provider_batch_id
                 rows.set_run(session=session, run_id=run_id, status="cancelled", finished_at=store.utc_now())
+        if batch_id:
+            self.offline.cancel_batch(batch_id)  # a resume saves what it had answered
 
     def is_active(self, run_id: int) -> bool:
         with self._lock:
@@ -260,6 +286,7 @@ class ReplayService:
         with self._lock:
             workers = list(self._workers.values())
         for worker in workers:
+            worker.closing.set()
             worker.cancel.set()
         self._pool.shutdown(wait=True)
 
@@ -322,7 +349,7 @@ class ReplayService:
         try:
             with store.write_session(self.engine) as session:
                 rows.set_run(session=session, run_id=run_id, status=status, error=error,
-                             finished_at=store.utc_now())
+                             finished_at=None if status in ACTIVE else store.utc_now())
         except Exception:
             log.exception("could not record the end of replay run %s", run_id)
         finally:
@@ -335,7 +362,14 @@ class ReplayService:
         target = ReplayTarget(run.persona, run.persona_version, run.model)
         turns = self.plan(run.conversation_ids, target, owner=run.created_by, missing_ok=True)
         checks = self.checks.many(run.check_ids) if run.check_ids else []
+        if run.mode == "offline":
+            return self.offline.run(run, turns, checks, cancel=worker.cancel, closing=worker.closing,
+                                    retry_errors=retry_errors, on_batch=lambda info: self._saw(run_id, info))
         return self.runner.run(run, turns, checks, cancel=worker.cancel, retry_errors=retry_errors)
+
+    def _saw(self, run_id: int, info: BatchInfo) -> None:
+        with self._lock:
+            self._seen[run_id] = info
 
     # -- internals ------------------------------------------------------------------------
 
@@ -352,5 +386,6 @@ class ReplayService:
             total=run.turns_total, cost_usd=run.cost_usd, estimated_cost_usd=run.estimated_cost_usd,
             error=run.error, active=self.is_active(run.id), persona=run.persona,  # type: ignore[arg-type]
             persona_version=run.persona_version, model=run.model, created_by=run.created_by,
-            created_at=run.created_at, finished_at=run.finished_at,
+            created_at=run.created_at, finished_at=run.finished_at, mode=run.mode,
+            provider_batch_id=run.provider_batch_id, batch=self._seen.get(run.id),  # type: ignore[arg-type]
         )

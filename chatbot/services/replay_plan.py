@@ -25,12 +25,16 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from chatbot import pricing
+from chatbot.errors import InputError
 from chatbot.llm import ChatRequest, Usage
 from chatbot.personas import PersonaSpec
 
 from .context import StoredMessage, build_request, fit_history, history_budget, turns_from_messages
 
 REPLAYABLE = ("complete", "partial")
+# How a run is sent: live, each turn now at the list price; offline, every turn in one
+# Message Batch, answered within 24 hours at half the price.
+MODES = ("live", "offline")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,12 @@ class ReplayTarget:
         if self.model:
             parts.append(f"on {self.model}")
         return " ".join(parts)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InputError(f"Unknown replay mode {mode!r}: choose live or offline.")
+    return mode
 
 
 class SourceMessage(StoredMessage, Protocol):
@@ -142,7 +152,10 @@ def output_estimate(turn: ReplayTurn) -> int:
     return min(known, limit) if known else limit
 
 
-def estimate(turns: Sequence[ReplayTurn], prices: pricing.PriceTable | None = None) -> Estimate:
+def estimate(
+    turns: Sequence[ReplayTurn], prices: pricing.PriceTable | None = None, *, batch: bool = False
+) -> Estimate:
+    """`batch`: priced as Message Batch items (an offline run), at half the list price."""
     input_tokens = output_tokens = 0
     cost: float | None = 0.0
     try:
@@ -153,7 +166,8 @@ def estimate(turns: Sequence[ReplayTurn], prices: pricing.PriceTable | None = No
         sent, answered = turn.request.input_tokens_estimate, output_estimate(turn)
         input_tokens += sent
         output_tokens += answered
-        priced = table.cost(turn.request.model, Usage(input_tokens=sent, output_tokens=answered)) if table else None
+        usage = Usage(input_tokens=sent, output_tokens=answered)
+        priced = table.cost(turn.request.model, usage, batch=batch) if table else None
         if priced is None or priced.usd is None:
             cost = None
         elif cost is not None:

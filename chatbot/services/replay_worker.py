@@ -7,6 +7,7 @@ concurrency), without the response cache (a replay must measure a new reply), in
 with a budget check before each. Each finished turn is committed at once by the batch's
 `on_result`, with its api_call (purpose "replay"), its check outcomes and the run's
 counters in one transaction, so an interruption loses at most the calls in flight.
+An offline run (`replay_offline`) stores its batch's results through the same `save`.
 """
 
 from __future__ import annotations
@@ -53,10 +54,33 @@ class ReplayRunner:
         self.concurrency = concurrency
         self.slice_size = slice_size or concurrency * 4
 
-    def check_budget(self, owner: str) -> None:
-        """Raises the budget service's refusal (a StatedError) when replays must stop."""
-        if self.budgets is not None:
+    def check_budget(self, owner: str, *, upfront_usd: float | None = None) -> None:
+        """Raises the budget service's refusal (a StatedError) when replays must stop.
+        `upfront_usd`: what a Message Batch about to be submitted should cost, all of it
+        committed at once (a live run is stopped between slices instead)."""
+        if self.budgets is None:
+            return
+        if upfront_usd:
+            self.budgets.check(PURPOSE, owner, upfront_usd=upfront_usd)  # type: ignore[attr-defined]
+        else:
             self.budgets.check(PURPOSE, owner)  # type: ignore[attr-defined]
+
+    def begin(
+        self, run: store.ReplayRun, turns: Sequence[ReplayTurn], *, retry_errors: bool
+    ) -> tuple[set[int], set[int]]:
+        """Mark the run running; returns the source ids of the turns it has, and of those
+        whose error was just forgotten so that they are sent again."""
+        with store.write_session(self.engine) as session:
+            retried: set[int] = set()
+            if retry_errors:  # failed outright, nothing billed: worth another try
+                had = rows.result_sources(session=session, run_id=run.id)
+                retried = {source for source, status in had.items() if status == "error"}
+                rows.delete_error_results(session=session, run_id=run.id)
+            have = set(rows.result_sources(session=session, run_id=run.id))
+            rows.recount(session=session, run_id=run.id)
+            rows.set_run(session=session, run_id=run.id, status="running", error=None, finished_at=None,
+                         turns_total=len(turns))
+        return have, retried
 
     def run(
         self,
@@ -69,13 +93,7 @@ class ReplayRunner:
     ) -> str:
         """Send the turns `run` has no result for; returns its end status, done or
         cancelled. Raises the budget refusal when spend runs out between slices."""
-        with store.write_session(self.engine) as session:
-            if retry_errors:  # failed outright, nothing billed: worth another try
-                rows.delete_error_results(session=session, run_id=run.id)
-            have = rows.result_sources(session=session, run_id=run.id)
-            rows.recount(session=session, run_id=run.id)
-            rows.set_run(session=session, run_id=run.id, status="running", error=None, finished_at=None,
-                         turns_total=len(turns))
+        have, _ = self.begin(run, turns, retry_errors=retry_errors)
         todo = [t for t in turns if t.source_message_id not in have]
         for start in range(0, len(todo), self.slice_size):
             if cancel.is_set():
@@ -92,9 +110,13 @@ class ReplayRunner:
         missing = {t.source_message_id for t in turns} - set(stored)
         return "cancelled" if cancel.is_set() and missing else "done"
 
-    def save(self, run: store.ReplayRun, turn: ReplayTurn, result: BatchResult, checks: Sequence[CheckDef]) -> None:
+    def save(
+        self, run: store.ReplayRun, turn: ReplayTurn, result: BatchResult, checks: Sequence[CheckDef],
+        *, batch: bool = False,
+    ) -> None:
         """Commit one finished turn: its api_call, its result with check outcomes, and the
-        run's counters. Called on the batch's worker threads."""
+        run's counters. Called on the batch's worker threads. `batch`: the turn came back
+        in a Message Batch (half price, no latency of its own)."""
         if isinstance(result.error, BatchCancelled):
             return  # never sent: nothing to record, a resume sends it
         owner, reply, error = run.created_by, result.reply, result.error
@@ -103,6 +125,9 @@ class ReplayRunner:
         text = reply.text if reply is not None else ""
         usage = reply.usage if reply is not None else None
         outcomes, judge_cost = self.grade(owner, turn, text, checks) if status != "error" else ([], 0.0)
+        total_ms = reply.total * 1000 if reply else (error.elapsed * 1000 if error else None)
+        if batch:
+            total_ms = None  # it waited in the provider's queue: no latency to compare
         fields = dict(
             run_id=run.id, conversation_id=turn.conversation_id, source_message_id=turn.source_message_id,
             position=turn.position, status=status, text=text,
@@ -111,13 +136,13 @@ class ReplayRunner:
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
             ttft_ms=None,  # not streamed: no first-token time to compare
-            total_ms=reply.total * 1000 if reply else (error.elapsed * 1000 if error else None),
+            total_ms=total_ms,
             request_id=(reply.request_id if reply else None) or getattr(error, "request_id", None),
         )
         with store.write_session(self.engine) as session:
             call = record_call(
                 session, purpose=PURPOSE, owner=owner, model=model, reply=reply, error=error,
-                conversation_id=turn.conversation_id,
+                conversation_id=turn.conversation_id, batch=batch,
             )
             fields["cost_usd"] = call.cost_usd  # None: the model has no price on file
             spent = (call.cost_usd or 0.0) + judge_cost

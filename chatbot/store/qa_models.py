@@ -95,7 +95,8 @@ class QACheck(SQLModel, table=True):
 
 class ReplayRun(SQLModel, table=True):
     """Conversations re-sent, turn by turn, to a target persona version and/or model.
-    A run is resumable: the turns already in `replay_result` are not sent again."""
+    A run is resumable: the turns already in `replay_result` are not sent again. An
+    offline run sends them as one Message Batch (`provider_batch_id`) at half price."""
 
     __tablename__ = "replay_run"
     __table_args__ = (Index("ix_replay_run_created_at", "created_at"),)
@@ -117,6 +118,10 @@ class ReplayRun(SQLModel, table=True):
     created_by: str = Field(nullable=False)
     created_at: datetime = _timestamp()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # "live" | "offline"; the server default keeps rows written before 0006 readable.
+    mode: str = Field(default="live", sa_column_kwargs={"server_default": "live"}, nullable=False)
+    # Kept before waiting on the batch, so a resume polls it rather than paying again.
+    provider_batch_id: str | None = None
 
 
 class ReplayResult(SQLModel, table=True):

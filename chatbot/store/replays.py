@@ -18,7 +18,9 @@ from sqlmodel import Session, col, select
 from chatbot.store.models import Conversation
 from chatbot.store.qa_models import CheckResult, GoldenCase, ReplayResult, ReplayRun
 
-_RUN_FIELDS = frozenset({"status", "error", "finished_at", "turns_total", "turns_done", "persona_version"})
+_RUN_FIELDS = frozenset(
+    {"status", "error", "finished_at", "turns_total", "turns_done", "persona_version", "provider_batch_id"}
+)
 
 
 def create_run(*, session: Session, **fields: Any) -> ReplayRun:

@@ -1,5 +1,6 @@
-"""The Replays page's list of runs, newest first: what each replays, its status and
-progress, Cancel while it runs and Resume once it stopped short.
+"""The Replays page's list of runs, newest first: what each replays, live or offline (with
+its Message Batch's status), its status and progress, Cancel while it runs and Resume
+once it stopped short.
 
 While a run is active the list redraws itself every few seconds as a fragment (only this
 part of the page reruns); when the last active run ends it reruns the whole page once,
@@ -27,6 +28,16 @@ STATUS = {
     "failed": ("Failed", "red", ":material/error:"),
     "interrupted": ("Interrupted", "orange", ":material/pause_circle:"),
 }
+MODE = {"live": "Live", "offline": "Offline"}
+BATCH_STATUS = {"in_progress": "in progress", "canceling": "cancelling", "ended": "ended"}
+CANCEL_HELP = {
+    "live": "Stop sending; replies already in flight are kept.",
+    "offline": "Cancel its Message Batch; the replies it already gave are kept.",
+}
+RESUME_HELP = {
+    "live": "Send only the turns without a result (failed ones again).",
+    "offline": "Collect its Message Batch, then send only the turns still without a result.",
+}
 
 
 def money(usd: float | None) -> str:
@@ -41,6 +52,22 @@ def target_text(run: RunProgress) -> str:
 
 def status_of(run: RunProgress) -> str:
     return "interrupted" if run.interrupted else run.status
+
+
+def batch_text(run: RunProgress) -> str | None:
+    """An offline run's Message Batch, as this app last saw it; None for a live run."""
+    if run.mode != "offline":
+        return None
+    if run.provider_batch_id is None:
+        return "Message Batch: not submitted yet."
+    named = f"Message Batch `{run.provider_batch_id}`"
+    if run.batch is None:  # seen by another process, or before a restart
+        return f"{named}: resume the run to collect its results." if run.interrupted else f"{named}."
+    counts = run.batch.counts
+    text = (f"{named} {BATCH_STATUS.get(run.batch.status, run.batch.status)}: "
+            f"{counts.succeeded + counts.errored} of {counts.total} answered")
+    unanswered = [f"{n} {kind}" for kind, n in (("cancelled", counts.canceled), ("expired", counts.expired)) if n]
+    return text + (f", {', '.join(unanswered)}." if unanswered else ".")
 
 
 def runs_panel(runtime: Runtime) -> None:
@@ -74,12 +101,16 @@ def _run_row(runtime: Runtime, run: RunProgress) -> None:
         with about:
             st.markdown(f"**{_plain(run.label)}** :{colour}-badge[{icon} {label}]")
             when = f"{run.created_at:%Y-%m-%d %H:%M} UTC" if run.created_at else ""
-            st.caption(f"Run {run.run_id} · {_plain(target_text(run))} · by {_plain(run.created_by)} {when}")
+            st.caption(f"Run {run.run_id} · {MODE.get(run.mode, run.mode)} · {_plain(target_text(run))} · "
+                       f"by {_plain(run.created_by)} {when}")
         with bar:
             spent = money(run.cost_usd)
             if run.estimated_cost_usd is not None:
                 spent += f" of ~{money(run.estimated_cost_usd)}"
             st.progress(run.fraction, text=f"{run.done} of {run.total} turns · {spent}")
+            batch = batch_text(run)
+            if batch:
+                st.caption(batch)
             if run.error:
                 st.caption(f":red[{_plain(run.error)}]")
         with actions:
@@ -90,13 +121,13 @@ def _actions(runtime: Runtime, run: RunProgress) -> None:
     owner_key = f"replay-{run.run_id}"
     if run.active:
         if st.button("Cancel", key=f"{owner_key}-cancel", icon=":material/stop:", width="stretch",
-                     help="Stop sending; replies already in flight are kept."):
+                     help=CANCEL_HELP.get(run.mode, CANCEL_HELP["live"])):
             state.attempt(lambda: runtime.replays.cancel(run.run_id),
                           f"Run {run.run_id} is stopping; what finished is kept.")
             st.rerun(scope="app")
     elif run.status in ("cancelled", "failed") or run.interrupted:
         if st.button("Resume", key=f"{owner_key}-resume", icon=":material/play_arrow:", width="stretch",
-                     help="Send only the turns without a result (failed ones again)."):
+                     help=RESUME_HELP.get(run.mode, RESUME_HELP["live"])):
             state.attempt(lambda: runtime.replays.resume(run.run_id), f"Run {run.run_id} has resumed.")
             st.session_state[SELECTED_RUN] = run.run_id
             st.rerun(scope="app")

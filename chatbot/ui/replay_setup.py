@@ -1,6 +1,6 @@
 """The Replays page's "New run" panel: what to replay, against what, graded by which
-checks; the estimate and the budget before anything is sent; Start; and the one-click
-golden-set replay of a persona's unpublished draft."""
+checks, live or offline; the estimate and the budget before anything is sent; Start; and
+the one-click golden-set replay of a persona's unpublished draft."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ SOURCES = {
     "golden": "The golden set",
     "typed": "Conversation ids I type",
 }
+MODES = {
+    "live": "Live (now, full price)",
+    "offline": "Offline (Message Batches: half price, results within 24 h)",
+}
+MODE_HELP = (
+    "Live sends each turn now, a few at a time, at the list price. Offline submits every turn "
+    "as one Message Batch: half the price, but the provider answers within 24 hours (often "
+    "much sooner), so use it for large runs that can wait. Either way the results look the same."
+)
 
 
 @dataclass(frozen=True)
@@ -128,13 +137,17 @@ def _money(usd: float | None) -> str:
     return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
 
 
-def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget) -> bool:
+def mode_picker() -> str:
+    return st.radio("How to send it", list(MODES), format_func=MODES.get, key="replay-mode", help=MODE_HELP)
+
+
+def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget, mode: str = "live") -> bool:
     """Shows what the run would send and cost, and the budget; True when it may start."""
     if source.problem:
         st.info(source.problem, icon=":material/info:")
         return False
     try:
-        estimate = runtime.replays.preview(source.conversation_ids, target, owner=state.owner())
+        estimate = runtime.replays.preview(source.conversation_ids, target, owner=state.owner(), mode=mode)
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return False
@@ -143,8 +156,9 @@ def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget) -> bo
     sent.metric("Input tokens (est.)", f"{estimate.input_tokens:,}", border=True)
     answered.metric("Output tokens (est.)", f"{estimate.output_tokens:,}", border=True,
                     help="The original replies' lengths, or the persona's max_tokens when unknown.")
+    prices = "At batch prices, half the list prices." if mode == "offline" else "At list prices."
     cost.metric("Cost (est.)", _money(estimate.cost_usd), border=True,
-                help="At list prices. 'unpriced model': a model it uses has no price on file.")
+                help=f"{prices} 'unpriced model': a model it uses has no price on file.")
     if estimate.cost_usd is None:
         st.warning("A model this run uses has no price on file: its cost cannot be estimated "
                    "or counted against budgets.", icon=":material/warning:")
@@ -166,18 +180,24 @@ def budget_notice(runtime: Runtime) -> bool:
     return True
 
 
-def _start(runtime: Runtime, ids: list[int], target: ReplayTarget, checks: list[int], label: str) -> None:
+def _start(
+    runtime: Runtime, ids: list[int], target: ReplayTarget, checks: list[int], label: str, mode: str = "live"
+) -> None:
+    done = ("The replay has started; its progress is below." if mode == "live" else
+            "The replay was submitted as a Message Batch; its progress is below (results within 24 h).")
     run_id = state.attempt(
-        lambda: runtime.replays.start(ids, target, checks, by=state.owner(), label=label),
-        "The replay has started; its progress is below.",
+        lambda: runtime.replays.start(ids, target, checks, by=state.owner(), label=label, mode=mode), done,
     )
     if run_id is not None:
         st.session_state[SELECTED_RUN] = run_id
 
 
-def _start_golden(runtime: Runtime, key: str, number: int, checks: list[int], model: str | None) -> None:
+def _start_golden(
+    runtime: Runtime, key: str, number: int, checks: list[int], model: str | None, mode: str = "live"
+) -> None:
     run_id = state.attempt(
-        lambda: runtime.replays.replay_golden(key, number, by=state.owner(), check_ids=checks, model=model),
+        lambda: runtime.replays.replay_golden(key, number, by=state.owner(), check_ids=checks, model=model,
+                                              mode=mode),
         f"The golden set is replaying against {key} v{number}.",
     )
     if run_id is not None:
@@ -193,15 +213,18 @@ def new_run_panel(runtime: Runtime) -> None:
         checks = check_picker(runtime)
         label = st.text_input("Label (optional)", key="replay-label", placeholder=f"Replay on {target.describe()}",
                               max_chars=120)
-        ready = estimate_panel(runtime, source, target)
+        mode = mode_picker()
+        ready = estimate_panel(runtime, source, target, mode)
         st.button(
             "Start replay", key="replay-start", type="primary", icon=":material/play_arrow:", disabled=not ready,
-            on_click=_start, args=(runtime, source.conversation_ids, target, checks, label),
+            on_click=_start, args=(runtime, source.conversation_ids, target, checks, label, mode),
         )
-        golden_drafts(runtime, golden, checks, target.model)
+        golden_drafts(runtime, golden, checks, target.model, mode)
 
 
-def golden_drafts(runtime: Runtime, golden: Sequence[int], checks: list[int], model: str | None) -> None:
+def golden_drafts(
+    runtime: Runtime, golden: Sequence[int], checks: list[int], model: str | None, mode: str = "live"
+) -> None:
     """One button per persona whose newest version is an unpublished draft."""
     drafts = [p for p in runtime.personas.list()
               if p.latest_version and p.latest_version != p.published_version]
@@ -217,6 +240,6 @@ def golden_drafts(runtime: Runtime, golden: Sequence[int], checks: list[int], mo
             f"Replay the golden set against {persona.name} draft v{persona.latest_version}",
             key=f"replay-golden-{persona.key}", icon=":material/fact_check:",
             help=f"{len(golden)} golden conversations, with the checks chosen above"
-                 + (f", on {model}." if model else "."),
-            on_click=_start_golden, args=(runtime, persona.key, persona.latest_version, checks, model),
+                 + (f", on {model}" if model else "") + (", offline." if mode == "offline" else "."),
+            on_click=_start_golden, args=(runtime, persona.key, persona.latest_version, checks, model, mode),
         )

@@ -169,6 +169,21 @@ def test_non_chat_purposes_are_refused_over_budget_whatever_the_policy(engine, b
     assert budgets.policy() == "warn"
 
 
+def test_spend_committed_up_front_is_refused_when_it_would_pass_a_limit(engine, budgets):
+    # A Message Batch is processed whole: it cannot be stopped between calls like a live run.
+    budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
+    budgets.set_budget(user="ana", period="day", limit_usd=5, by="admin")
+    spend(engine, 3.0, owner="ana")
+    assert budgets.check("replay", "ana", upfront_usd=2.0) is None  # exactly the $2 left
+    with pytest.raises(BudgetExceeded) as refused:
+        budgets.check("replay", "ana", upfront_usd=2.5)
+    message = refused.value.user_message
+    assert message.startswith("This would cost about $2.50, more than the $2.00 left of the daily budget for ana")
+    assert "Nothing was sent" in message and refused.value.status.user == "ana"
+    assert budgets.check("replay", "bo", upfront_usd=2.5) is None  # ana's cap is not bo's
+    assert budgets.check("replay", "ana") is None  # a live run is checked call by call
+
+
 def test_chat_carries_on_with_a_warning_under_warn_and_is_refused_under_stop(engine, budgets):
     budgets.set_budget(user="", period="month", limit_usd=10, by="admin")
     spend(engine, 12.5)

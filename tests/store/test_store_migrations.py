@@ -61,7 +61,7 @@ EXPECTED_COLUMNS = {
     "replay_run": {
         "id", "label", "status", "persona", "persona_version", "model", "conversation_ids",
         "check_ids", "turns_total", "turns_done", "estimated_cost_usd", "cost_usd", "error",
-        "created_by", "created_at", "finished_at",
+        "created_by", "created_at", "finished_at", "mode", "provider_batch_id",
     },
     "replay_result": {
         "id", "run_id", "conversation_id", "source_message_id", "position", "status", "text",
@@ -181,7 +181,7 @@ EXPECTED_UNIQUE_CONSTRAINTS = {
     "check_result": [{"name": "uq_check_result_once", "column_names": ["result_id", "check_id"]}],
 }
 
-HEAD = "0005_qa"
+HEAD = "0006_replay_offline"
 
 
 def _head() -> str:
@@ -365,3 +365,24 @@ def test_a_database_at_0002_gains_empty_persona_tables(blank_engine: Engine) -> 
         ]
         for table in ("persona", "persona_version"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+
+
+def test_replay_runs_from_before_0006_read_as_live(blank_engine: Engine) -> None:
+    """Runs stored before offline replays existed were all sent live, one call a turn."""
+    config = alembic_config()
+    with locked_migration_connection(blank_engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005_qa")
+    with blank_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO replay_run (id, label, status, conversation_ids, check_ids, turns_total,"
+            " turns_done, cost_usd, created_by, created_at) VALUES (1, 'Old run', 'done', '[1]',"
+            " '[]', 2, 2, 0.01, 'qa', '2026-01-01 00:00:00')"
+        ))
+    migrate(blank_engine)
+    assert _current_revision(blank_engine) == HEAD
+    with blank_engine.connect() as connection:
+        rows = connection.execute(text("SELECT label, mode, provider_batch_id FROM replay_run")).all()
+    assert rows == [("Old run", "live", None)]
+    nullable = {c["name"]: c["nullable"] for c in inspect(blank_engine).get_columns("replay_run")}
+    assert not nullable["mode"] and nullable["provider_batch_id"]

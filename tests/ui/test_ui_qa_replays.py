@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatbot.services.replay import ReplayTarget
@@ -269,3 +270,38 @@ def test_cancel_and_resume_buttons_drive_the_run(new_app, db, monkeypatch):
     assert db("SELECT status, turns_done, turns_total FROM replay_run") == [("done", 3, 3)]
     at.run()
     assert metrics(at)["Turns"] == "3"
+
+
+def _usd(text: str) -> float:
+    return float(text.lstrip("$").replace(",", ""))
+
+
+def test_an_offline_run_goes_through_one_message_batch_and_shows_it(new_app, db, sandbox):
+    cid = conversation(new_app, "Where is order 1042?", "It was due yesterday.")
+    at = handed_over(new_app, [cid])
+    mode = at.radio(key="replay-mode")
+    assert mode.value == "live"
+    assert mode.options == ["Live (now, full price)", "Offline (Message Batches: half price, results within 24 h)"]
+    live = _usd(metrics(at)["Cost (est.)"])
+    mode.set_value("offline").run()
+    assert _usd(metrics(at)["Cost (est.)"]) == pytest.approx(live / 2, abs=0.0001) and live > 0
+
+    sandbox.state.clear_requests()
+    start_button(at).click().run()
+    assert any("submitted as a Message Batch" in s for s in texts(at.success))
+    run_id = only_run()
+    finish(run_id)
+    at.run()
+    assert not at.exception, at.exception
+
+    ((status, turns_done, batch_id, mode_stored),) = db(
+        "SELECT status, turns_done, provider_batch_id, mode FROM replay_run")
+    assert (status, turns_done, mode_stored) == ("done", 2, "offline") and batch_id.startswith("msgbatch_")
+    paths = [r["path"] for r in sandbox.state.requests()]
+    assert paths.count("/v1/messages/batches") == 1 and "/v1/messages" not in paths
+    captions = texts(at.caption)
+    assert any(c.startswith(f"Run {run_id} · Offline · ") for c in captions)
+    assert f"Message Batch `{batch_id}` ended: 2 of 2 answered." in captions
+    (bar, *_) = at.get("progress")
+    assert bar.proto.value == 100 and bar.proto.text.startswith("2 of 2 turns · $")
+    assert metrics(at)["Turns"] == "2"  # the results look the same as a live run's
