@@ -42,6 +42,9 @@ class AppSettings:
     user_rpm: float = 30.0
     # purpose -> model id; see DEFAULT_PURPOSE_MODELS and `model_for`.
     purpose_models: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PURPOSE_MODELS))
+    # Seconds between polls of an offline (Message Batches) replay; the API answers within
+    # 24 h, often in minutes, and each poll is a request.
+    batch_poll_seconds: float = 30.0
     # Where replicas share the rate limiter and response cache; None keeps both in memory.
     # Out of the repr: the URL may hold a password.
     redis_url: str | None = field(default=None, repr=False)
@@ -70,6 +73,7 @@ def load_app_settings(
         user_rpm=positive(env, "CHATBOT_USER_RPM", 30.0, float),
         purpose_models=_purpose_models(env),
         redis_url=(env.get("CHATBOT_REDIS_URL") or "").strip() or None,
+        batch_poll_seconds=positive(env, "CHATBOT_BATCH_POLL_SECONDS", 30.0, float),
     )
 
 

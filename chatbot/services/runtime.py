@@ -158,6 +158,7 @@ def build_runtime(
             budgets=budgets,
             judge=JudgeService(engine=engine, client=client, settings=settings),
             context_tokens=settings.context_tokens,
+            batch_poll_interval=settings.batch_poll_seconds,
         ),
         qa=QAService(engine, personas),
         exports=Exports(engine),

@@ -735,3 +735,17 @@ def test_word_diff_gives_back_both_sides(a, b):
     assert side(segments, "original") == a and side(segments, "new") == b
     assert all(text for _, text in segments)
     assert all(x[0] != y[0] for x, y in zip(segments, segments[1:]))  # neighbours merged
+
+
+def test_the_offline_poll_interval_is_a_setting(tmp_path, sandbox):
+    from chatbot.config import load_app_settings
+    from chatbot.services.runtime import build_runtime
+
+    env = {"CHATBOT_DATA_DIR": str(tmp_path / "data"), "ANTHROPIC_API_KEY": "sk-test",
+           "ANTHROPIC_BASE_URL": sandbox.base_url, "CHATBOT_BATCH_POLL_SECONDS": "5"}
+    assert load_app_settings(env, dotenv_path=None).batch_poll_seconds == 5
+    runtime = build_runtime(env, dotenv_path=None)
+    try:
+        assert runtime.replays.offline.poll_interval == 5
+    finally:
+        runtime.close()
