@@ -1,0 +1,14 @@
+"""Fixtures the service tests share."""
+
+from __future__ import annotations
+
+import pytest
+from replay_harness import Env
+
+
+@pytest.fixture
+def env(tmp_path, sandbox):
+    """A store, personas and checks on the loopback sandbox, for replay tests."""
+    env = Env(tmp_path, sandbox)
+    yield env
+    env.close()
