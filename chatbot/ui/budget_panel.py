@@ -44,7 +44,8 @@ def budget_section(budgets: BudgetService, *, admin: str) -> None:
         st.caption("No budgets yet: spending is not capped. Add one under Manage budgets.")
     for status in statuses:
         _status_row(budgets, status, policy)
-    with st.expander("Manage budgets", icon=":material/savings:", expanded=not statuses):
+    # Collapsed: the page is for reading usage first; managing budgets is one click away.
+    with st.expander("Manage budgets", icon=":material/savings:"):
         st.caption(RULES)
         _budget_form(budgets, admin)
         _policy_picker(budgets, admin, policy)
