@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from . import state
+
 OPEN = "qc"
 PAGE = "qa-page"  # st.pagination's key: 1-based
 SEEN_FILTERS = "qa-filters-seen"
@@ -18,18 +20,11 @@ REPLAY_IDS = "qa_replay_ids"  # read by the Replays page
 
 
 def open_id() -> int | None:
-    raw = st.query_params.get(OPEN)
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
+    return state.query_id(OPEN)
 
 
 def open_conversation(conversation_id: int | None) -> None:
-    if conversation_id is None:
-        st.query_params.pop(OPEN, None)
-    else:
-        st.query_params[OPEN] = str(conversation_id)
+    state.set_query_id(OPEN, conversation_id)
 
 
 def page_number(filters: object) -> int:

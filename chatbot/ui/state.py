@@ -22,19 +22,28 @@ _DRAFT = "draft"
 _PENDING = "pending_prompt"
 
 
-def conversation_id() -> int | None:
-    raw = st.query_params.get(_CONVERSATION)
+def query_id(name: str) -> int | None:
+    """An id kept in the URL (so a reload or a shared link reopens it); junk reads as None."""
+    raw = st.query_params.get(name)
     try:
         return int(raw) if raw else None
     except ValueError:
         return None
 
 
-def open_conversation(conversation_id: int | None) -> None:
-    if conversation_id is None:
-        st.query_params.pop(_CONVERSATION, None)
+def set_query_id(name: str, value: int | None) -> None:
+    if value is None:
+        st.query_params.pop(name, None)
     else:
-        st.query_params[_CONVERSATION] = str(conversation_id)
+        st.query_params[name] = str(value)
+
+
+def conversation_id() -> int | None:
+    return query_id(_CONVERSATION)
+
+
+def open_conversation(conversation_id: int | None) -> None:
+    set_query_id(_CONVERSATION, conversation_id)
 
 
 def owner() -> str:
