@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -132,15 +133,17 @@ class LLMClient:
         *,
         use_cache: bool = True,
         on_wait: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> ReplyStream | CachedReplyStream:
         """A streaming call: iterate for text deltas, then read `.result`. An identical
         request answered within the cache's TTL streams from the cache (`cache_hit`).
         `on_wait(seconds)` is called when the rate limiter makes the call wait for capacity,
-        so a page can say so instead of looking stuck."""
+        so a page can say so instead of looking stuck; setting `cancel` ends that wait
+        (`RateLimitWaitCancelled`, nothing sent)."""
         key = self._cache_key(request, use_cache)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return CachedReplyStream(hit)
-        return ReplyStream(self, request, cache_key=key, on_wait=on_wait)
+        return ReplyStream(self, request, cache_key=key, on_wait=on_wait, cancel=cancel)
 
     def _cache_key(self, request: ChatRequest, use_cache: bool) -> str | None:
         if self.cache is None or not should_cache(request, enabled=use_cache):
@@ -171,7 +174,10 @@ class LLMClient:
             )
 
     def _acquire(
-        self, request: ChatRequest, on_wait: Callable[[float], None] | None = None
+        self,
+        request: ChatRequest,
+        on_wait: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Reservation | None:
         """Wait for capacity under the client-side limits (never send just to get a 429).
         Every attempt takes capacity, retries included."""
@@ -184,6 +190,7 @@ class LLMClient:
             max_wait=self.settings.max_retry_wait,
             user=(request.metadata or {}).get("user_id"),
             on_wait=on_wait,
+            cancel=cancel,
         )
 
     def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:

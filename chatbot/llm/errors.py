@@ -12,7 +12,9 @@
     │   ├── NotFound                404, e.g. an unknown model (never retried)
     │   ├── RequestTooLarge         413 (never retried)
     │   ├── RateLimited             429 (retried, honouring retry-after)
-    │   │   └── SpendLimitReached   429 because a spend limit was hit (never retried)
+    │   │   ├── SpendLimitReached   429 because a spend limit was hit (never retried)
+    │   │   ├── RateLimitWaitExceeded   (ratelimit.py) our limiter: capacity too far off
+    │   │   └── RateLimitWaitCancelled  (ratelimit.py) stopped while waiting; nothing sent
     │   ├── ServerError             408, 409, 5xx (retried)
     │   └── Overloaded              529 overloaded_error (retried)
     ├── StreamError                 the stream broke after it started

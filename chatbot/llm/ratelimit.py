@@ -27,6 +27,7 @@ Pure apart from time: no I/O, no globals; `clock` and `sleep` are injected so te
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -58,6 +59,16 @@ class RateLimitWaitExceeded(RateLimited):
             if user is not None else f"The assistant is at its request limit; waiting would take "
             f"about {seconds} s. Try again in a minute."
         )
+
+
+class RateLimitWaitCancelled(RateLimited):
+    """The caller gave up while waiting for capacity (an agent pressed Stop); nothing was sent."""
+
+    retryable = False
+    advice = "Stopped while waiting for capacity: nothing was sent. Retry to send it."
+
+    def __init__(self) -> None:
+        super().__init__("rate limit: stopped while waiting for capacity")
 
 
 @dataclass(frozen=True)
@@ -162,9 +173,12 @@ class RateLimiter:
         max_wait: float = 60.0,
         user: str | None = None,
         on_wait: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Reservation:
         """Take capacity for one request now, or wait for it (calling `on_wait(expected)` once
-        first). Raises `RateLimitWaitExceeded`, taking nothing, if the wait would exceed `max_wait`."""
+        first). Raises `RateLimitWaitExceeded`, taking nothing, if the wait would exceed
+        `max_wait`, and `RateLimitWaitCancelled`, taking nothing, if `cancel` is set while
+        waiting (noticed within `SLICE`)."""
         started = self._clock()
         estimate = max(0, int(input_tokens_estimate))
         with self._store.locked():
@@ -181,8 +195,8 @@ class RateLimiter:
         if expected > 0 and on_wait is not None:
             on_wait(expected)
         try:
-            self._sleep_until(started + user_wait)
-            reservation = self._wait_in_line(model, estimate, deadline=started + max_wait)
+            self._sleep_until(started + user_wait, cancel)
+            reservation = self._wait_in_line(model, estimate, deadline=started + max_wait, cancel=cancel)
         except BaseException:
             if user is not None:
                 with self._store.locked():
@@ -191,7 +205,9 @@ class RateLimiter:
         reservation.waited = reservation.admitted_at - started
         return reservation
 
-    def _wait_in_line(self, model: str, estimate: int, *, deadline: float) -> Reservation:
+    def _wait_in_line(
+        self, model: str, estimate: int, *, deadline: float, cancel: threading.Event | None
+    ) -> Reservation:
         ticket, line = _Ticket(estimate), self._line(model)
         try:
             while True:
@@ -216,16 +232,23 @@ class RateLimiter:
                         line.append(ticket)
                     if ahead:  # sleep about until our turn; the first in line checks exactly
                         wait = max(wait, 0.005)
-                self._sleep(min(wait, SLICE))
+                self._nap(min(wait, SLICE), cancel)
         except BaseException:
             with self._store.locked():
                 if ticket in line:
                     line.remove(ticket)
             raise
 
-    def _sleep_until(self, when: float) -> None:
+    def _sleep_until(self, when: float, cancel: threading.Event | None) -> None:
         while (left := when - self._clock()) > 0:
-            self._sleep(min(left, SLICE))
+            self._nap(min(left, SLICE), cancel)
+
+    def _nap(self, seconds: float, cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RateLimitWaitCancelled()
+        self._sleep(seconds)
+        if cancel is not None and cancel.is_set():
+            raise RateLimitWaitCancelled()
 
     # -- learning from the server -------------------------------------------------------
 

@@ -5,6 +5,7 @@ connection and the key belong to the `LLMClient` that made it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,11 @@ class ReplyStream:
         *,
         cache_key: str | None = None,
         on_wait: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self._client = client
         self._on_wait = on_wait
+        self._cancel = cancel
         self._request = request
         self._cache_key = cache_key
         self._reservation: Reservation | None = None
@@ -118,7 +121,7 @@ class ReplyStream:
         """One attempt: send, then read up to the first text delta (still retryable here)."""
         self.close()
         self._snapshot = Snapshot()
-        self._reservation = self._client._acquire(self._request, self._on_wait)
+        self._reservation = self._client._acquire(self._request, self._on_wait, self._cancel)
         response = self._client._send(
             "/v1/messages", self._request.to_body(stream=True), stream=True
         )

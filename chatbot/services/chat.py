@@ -26,6 +26,7 @@ from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
 from chatbot.llm import ChatRequest, LLMClient, LLMError, Reply
+from chatbot.llm.ratelimit import RateLimitWaitCancelled
 from chatbot.llm.cache import CachedReplyStream
 from chatbot.llm.similar import SimilarityCache
 from chatbot.personas import PersonaSpec
@@ -311,7 +312,10 @@ class ChatService:
         similar_cache = self.similar if similar else None
         hit = similar_cache.lookup(request) if similar_cache is not None else None
         stream = CachedReplyStream(hit.reply) if hit is not None else self.client.stream(
-            request, use_cache=use_cache, on_wait=generation.waiting_for_capacity
+            request,
+            use_cache=use_cache,
+            on_wait=generation.waiting_for_capacity,
+            cancel=generation.cancel_event,
         )
         try:
             with stream:
@@ -368,6 +372,8 @@ class ChatService:
         )
         with store.write_session(self.engine) as session:
             store.update_message(session=session, message_id=generation.message_id, **fields)
+            if isinstance(error, RateLimitWaitCancelled):
+                return  # stopped before anything was sent: there is no call to record
             record_call(
                 session,
                 purpose="chat",

@@ -69,6 +69,11 @@ class Generation:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set by `cancel`: lets a wait for rate-limit capacity end at once."""
+        return self._cancel
+
     # -- the watchers' side -------------------------------------------------------------
 
     def cancel(self) -> None:

@@ -7,77 +7,20 @@ picking it up again, and hostile Markdown staying inert in the DOM.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
-import httpx
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-playwright = pytest.importorskip("playwright.sync_api")
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the browser tests: apt-get install chromium")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from browser_app import browser_page, running_app
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    data = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CHATBOT_"))}
-    env.update(CHATBOT_DATA_DIR=str(data), CHATBOT_SANDBOX_DELAY_MS="25")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-         "--server.port", str(port), "--server.headless", "true"],
-        cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # Wait for the health endpoint, bounded by the client's own retries and timeout.
-        transport = httpx.HTTPTransport(retries=50)
-        with httpx.Client(transport=transport, timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if client.get(f"{url}/_stcore/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    if process.poll() is not None:
-                        raise RuntimeError(process.stderr.read().decode()) from None
+    with running_app(tmp_path_factory.mktemp("e2e"), CHATBOT_SANDBOX_DELAY_MS="25") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture
 def page(app_url):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.dialogs = dialogs
-        page.goto(app_url)
-        page.wait_for_selector("textarea", timeout=60_000)
+    with browser_page(app_url) as page:
         yield page
-        browser.close()
 
 
 def test_stream_reload_mid_reply_and_inert_html(page):

@@ -277,6 +277,26 @@ def test_an_interrupted_wait_gives_its_place_and_user_token_back(clock):
     assert rl.acquire(MODEL, user="alice").admitted_at == pytest.approx(1.0)
 
 
+def test_a_cancelled_wait_ends_at_once_taking_nothing(clock):
+    from chatbot.llm.ratelimit import RateLimitWaitCancelled
+
+    rl = limiter(clock, users=UserLimits(rpm=60, burst=1), rpm=60)
+    rl.acquire(MODEL)
+    cancel = threading.Event()
+    clock.on_sleep = cancel.set  # the agent presses Stop during the first nap
+    with pytest.raises(RateLimitWaitCancelled) as stopped:
+        rl.acquire(MODEL, user="alice", cancel=cancel)
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= 0.25  # noticed within one slice
+    assert "nothing was sent" in stopped.value.user_message
+    assert not is_retryable(stopped.value, ClientSettings())
+    # Nothing was taken: her token and her place are back, as for any interrupted wait.
+    assert rl.acquire(MODEL, user="alice").admitted_at == pytest.approx(1.0)
+    naps = len(clock.sleeps)
+    with pytest.raises(RateLimitWaitCancelled):  # already cancelled: not even one nap
+        rl.acquire(MODEL, cancel=cancel)
+    assert len(clock.sleeps) == naps
+
+
 # -- many sessions at once ------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from chatbot import store
 from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.llm.ratelimit import RateLimiter, RateLimits
 from chatbot.services.generation import CapacityWait, Generation
@@ -80,3 +81,23 @@ def test_a_watcher_arriving_during_the_wait_is_told_too():
     assert next(updates) == "Hello" and generation.waiting is None
     generation.finish()
     assert list(updates) == [] and list(generation.deltas()) == ["Hello"]
+
+
+def test_stop_while_waiting_for_capacity_ends_the_wait_and_sends_nothing(limited, sandbox):
+    service, time = limited
+    first = service.send(conversation_id=None, text="Where is order 1042?", owner="ana")
+    assert first.wait(WAIT) and first.error is None
+    sent = len(sandbox.state.requests())
+
+    second = service.send(conversation_id=None, text="And order 1043?", owner="ben")
+    assert time.sleeping.wait(WAIT) and second.waiting is not None
+    second.cancel()  # the agent presses Stop while the reply waits for capacity
+    time.gate.set()  # the limiter's nap ends; it must notice the stop, not send
+
+    assert second.wait(WAIT)
+    assert len(sandbox.state.requests()) == sent
+    user, reply = transcript(service, second.conversation_id)
+    assert (reply.status, reply.content) == ("error", "")
+    assert reply.error == "Stopped while waiting for capacity: nothing was sent. Retry to send it."
+    with store.read_session(service.engine) as session:  # no call was made, none recorded
+        assert [c.message_id for c in store.list_api_calls(session=session)] == [first.message_id]
