@@ -85,6 +85,13 @@ def save_buttons(
             f"No changes since version {latest.number}"
             + ("" if latest.published else " (a draft: publish it from History, or below)")
         )
+    if not latest.published:
+        # A draft is the moment to check for regressions, before agents get it.
+        st.page_link(
+            "pages/qa_replays.py",
+            label=f"Replay the golden set against draft v{latest.number} before publishing",
+            icon=":material/replay:",
+        )
     owner = state.owner()
 
     def save_draft():

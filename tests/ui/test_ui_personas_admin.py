@@ -149,6 +149,8 @@ def test_save_draft_adds_a_draft_version_and_new_conversations_keep_the_publishe
     assert at.text_area(key="edit-support-v2-template").value == EDITED
     assert at.button(key="edit-support-v2-save-draft").disabled
     assert any(c.value.startswith("No changes since version 2 (a draft") for c in at.caption)
+    links = [link.proto.label for link in at.get("page_link")]
+    assert "Replay the golden set against draft v2 before publishing" in links
 
     chat = new_app()
     ok(chat.button(key="start-conversation").click().run())
@@ -162,6 +164,7 @@ def test_save_draft_adds_a_draft_version_and_new_conversations_keep_the_publishe
 
     assert [s.value for s in at.success] == ["Published: new conversations use it now."]
     assert published(db) == 2
+    assert not [link for link in at.get("page_link") if "golden" in link.proto.label]
     assert [n for n, _, _ in versions(db)] == [1, 2]
     assert labels(at) == [f"{SUPPORT_LABEL} (published v2)"]
 
