@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,18 @@ def database_url_from_env(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def make_engine(url: str, **engine_kwargs: Any) -> Engine:
-    """Create the process's engine; SQLite gets WAL, foreign keys and our own BEGIN."""
+    """Create the process's engine; SQLite gets WAL, foreign keys and our own BEGIN;
+    PostgreSQL gets psycopg 3 and NUL-safe text."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            # A bare postgresql:// means psycopg2 to SQLAlchemy; the driver we depend on
+            # (the `postgres` extra) is psycopg 3.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = create_engine(parsed, pool_pre_ping=True, **engine_kwargs)
+        if parsed.get_driver_name() == "psycopg":
+            event.listen(engine, "connect", _on_psycopg_connect)
+        return engine
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **engine_kwargs)
 
@@ -88,6 +99,32 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _on_psycopg_connect(dbapi_connection: Any, _record: Any) -> None:
+    for dumper in _nul_safe_dumpers():
+        dbapi_connection.adapters.register_dumper(str, dumper)
+
+
+@cache
+def _nul_safe_dumpers() -> tuple[type, ...]:
+    """psycopg's str dumpers (text and binary), storing NUL as U+FFFD.
+
+    PostgreSQL text cannot hold the NUL character; SQLite stores it. Text from outside (a
+    model's reply, an imported export) may carry one, and saving it must not fail only on
+    PostgreSQL. JSON columns are unaffected: json.dumps has already escaped it.
+    """
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown  # the optional extra
+
+    class NulSafeText(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd"))
+
+    class NulSafeBinary(StrBinaryDumper):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd"))
+
+    return NulSafeText, NulSafeBinary
+
+
 def _on_sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get(_SQLITE_BEGIN)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
@@ -113,14 +150,22 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for reads only; its transaction ends with the block.
+    """A session for reads only, on one snapshot; its transaction ends with the block.
 
     Flushing raises: a write here would begin with a read lock and could fail with
     "database is locked" on SQLite. Use write_session for that.
     """
+    # One snapshot for the whole block, as a SQLite (WAL) read transaction has: under
+    # PostgreSQL's default READ COMMITTED each statement would see newer commits, so a
+    # page and its counts could disagree. A read-only REPEATABLE READ never fails to commit.
+    bind = (
+        engine.execution_options(isolation_level="REPEATABLE READ")
+        if engine.dialect.name == "postgresql"
+        else engine
+    )
     # Leaving the block closes the session, which ends the transaction without
     # expiring (as rollback() would) the objects the caller is about to use.
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(bind, expire_on_commit=False) as session:
         event.listen(session, "before_flush", _refuse_flush)
         yield session
 

@@ -7,8 +7,8 @@ from replay_harness import Env
 
 
 @pytest.fixture
-def env(tmp_path, sandbox):
+def env(database_url, sandbox):
     """A store, personas and checks on the loopback sandbox, for replay tests."""
-    env = Env(tmp_path, sandbox)
+    env = Env(database_url, sandbox)
     yield env
     env.close()

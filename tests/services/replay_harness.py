@@ -18,9 +18,9 @@ VARS = {"company_name": "Acme", "agent_name": "Alex", "customer_name": "Dana", "
 
 
 class Env:
-    def __init__(self, tmp_path, sandbox) -> None:
+    def __init__(self, database_url: str, sandbox) -> None:
         self.sandbox = sandbox
-        self.engine = store.make_engine(f"sqlite:///{tmp_path / 'replay.db'}")
+        self.engine = store.make_engine(database_url)
         store.migrate(self.engine)
         self.client = LLMClient(
             ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url, max_attempts=1),

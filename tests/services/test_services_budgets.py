@@ -1,6 +1,7 @@
 """Budgets: the service against a real SQLite file with API calls inserted directly, and
 the chat service refusing or warning over budget with real calls to the loopback sandbox.
-The pure rules are in test_services_budget_rules.py."""
+The pure rules are in test_services_budget_rules.py. The key paths run on PostgreSQL too
+(`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'budgets.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()
@@ -62,6 +63,7 @@ def alerts(engine) -> list[tuple[str, str, datetime, int]]:
 # -- the service -------------------------------------------------------------------------
 
 
+@pytest.mark.also_postgresql
 def test_statuses_show_spent_limit_level_and_unpriced_calls(engine, budgets):
     spend(engine, 4.0)
     spend(engine, None)
@@ -137,6 +139,7 @@ def test_a_warning_starts_at_80_percent(engine, budgets):
     assert budgets.banner("ana") == budgets.check("chat", "ana")
 
 
+@pytest.mark.also_postgresql
 def test_a_user_budget_counts_only_that_user_and_the_overall_counts_everyone(engine, budgets):
     budgets.set_budget(user="ana", period="day", limit_usd=1, by="admin")
     budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
@@ -164,6 +167,7 @@ def test_unpriced_calls_add_no_spend_but_are_flagged(engine, budgets):
     assert "not counting 3 unpriced calls" in budgets.check("chat", "ana")
 
 
+@pytest.mark.also_postgresql
 def test_thresholds_raise_one_alert_each_per_period(engine, budgets, clock):
     budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
     day = datetime(2026, 11, 28, tzinfo=UTC)
@@ -195,6 +199,7 @@ def test_setting_a_limit_below_the_spend_raises_its_alerts_at_once(engine, budge
     assert [t for *_, t in alerts(engine)] == [50, 80, 100]
 
 
+@pytest.mark.also_postgresql
 def test_the_day_rolls_over_without_a_rescan_and_the_month_carries_on(engine, budgets, clock):
     budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
     budgets.set_budget(user="", period="month", limit_usd=100, by="admin")
@@ -245,6 +250,7 @@ def test_a_cached_check_reads_again_after_fresh_for(engine, clock):
         cached.check("summary", "ana")
 
 
+@pytest.mark.also_postgresql
 def test_a_periodic_rebuild_finds_a_call_the_incremental_read_missed(engine, clock):
     ticks = [0.0]
     cached = BudgetService(
@@ -274,8 +280,8 @@ def test_removing_a_budget_lifts_it(engine, budgets):
 
 
 @pytest.fixture
-def chat(tmp_path, sandbox):
-    service = build_service(tmp_path, sandbox.base_url)
+def chat(tmp_path, sandbox, database_url):
+    service = build_service(tmp_path, sandbox.base_url, database_url=database_url)
     service.budgets = BudgetService(service.engine, fresh_for=0)
     yield service
     service.close()
@@ -323,6 +329,7 @@ def test_under_warn_chat_is_sent_and_the_page_gets_a_warning(chat):
     assert len(calls(chat)) == 2
 
 
+@pytest.mark.also_postgresql
 def test_a_real_call_raises_the_alerts_it_crosses(chat):
     chat.budgets.set_budget(user="ana", period="day", limit_usd=1e-9, by="admin")
     assert alerts(chat.engine) == []

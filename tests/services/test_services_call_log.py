@@ -15,8 +15,8 @@ USAGE = Usage(input_tokens=1_000, output_tokens=400)
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'calls.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()

@@ -1,4 +1,5 @@
-"""The chat use case against a real SQLite file and the loopback sandbox."""
+"""The chat use case against a real SQLite file and the loopback sandbox; the key paths
+run on PostgreSQL too (`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def build_service(tmp_path, base_url: str, **overrides) -> ChatService:
 
 
 @pytest.fixture
-def service(tmp_path, sandbox):
-    chat = build_service(tmp_path, sandbox.base_url)
+def service(tmp_path, sandbox, database_url):
+    chat = build_service(tmp_path, sandbox.base_url, database_url=database_url)
     yield chat
     chat.close()
     chat.generations.shutdown()
@@ -58,6 +59,7 @@ def finish(generation) -> None:
     assert generation.wait(WAIT), "the reply did not finish"
 
 
+@pytest.mark.also_postgresql
 def test_a_turn_is_stored_with_usage_and_one_api_call(service, sandbox):
     generation = service.send(conversation_id=None, text="  Where is order 1042?  ", owner="ana")
     text = "".join(generation.deltas())
@@ -86,6 +88,7 @@ def test_the_user_message_is_committed_before_the_call(service, sandbox):
     finish(generation)
 
 
+@pytest.mark.also_postgresql
 def test_second_message_while_answering_is_refused(service, sandbox):
     sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 1.0}])
     first = service.send(conversation_id=None, text="one", owner="a")
@@ -98,6 +101,7 @@ def test_second_message_while_answering_is_refused(service, sandbox):
     assert len(transcript(service, first.conversation_id)) == 4
 
 
+@pytest.mark.also_postgresql
 def test_history_is_sent_in_order(service, sandbox):
     first = service.send(conversation_id=None, text="first question", owner="a")
     finish(first)
@@ -108,6 +112,7 @@ def test_history_is_sent_in_order(service, sandbox):
     assert messages[0]["content"] == "first question" and messages[2]["content"] == "second question"
 
 
+@pytest.mark.also_postgresql
 def test_a_broken_stream_keeps_its_partial_text(service, sandbox):
     sandbox.state.add_faults([{"kind": "drop", "after": 4}])
     generation = service.send(conversation_id=None, text="refund please", owner="a")
@@ -120,6 +125,7 @@ def test_a_broken_stream_keeps_its_partial_text(service, sandbox):
     assert call.outcome == "partial"
 
 
+@pytest.mark.also_postgresql
 def test_an_api_error_is_stored_with_an_actionable_message_and_can_be_retried(service, sandbox):
     sandbox.state.add_faults([{"kind": "status", "status": 529}] * 2)
     generation = service.send(conversation_id=None, text="hello?", owner="a")
@@ -240,6 +246,7 @@ def test_replies_waiting_on_the_api_are_kept_alive_by_the_heartbeat(tmp_path, sa
     chat.client.close()
 
 
+@pytest.mark.also_postgresql
 def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
     from sqlalchemy import text
 

@@ -229,8 +229,8 @@ def test_a_stored_check_with_broken_settings_is_not_graded_rather_than_failed():
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'qa.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()

@@ -1,5 +1,6 @@
 """Exports: JSON that re-imports to the same data (as new conversations), refusals that
-name what is wrong and import nothing, readable Markdown and injection-safe CSV."""
+name what is wrong and import nothing, readable Markdown and injection-safe CSV. The key
+paths run on PostgreSQL too (`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ T0 = datetime(2026, 2, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'data' / 'chatbot.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()
@@ -84,6 +85,7 @@ def comparable(text: str) -> list[dict]:
 
 
 
+@pytest.mark.also_postgresql
 def test_json_round_trip_recreates_the_same_data(engine, exports, qa):
     first = rich_conversation(engine, qa)
     second = rich_conversation(engine, qa, title="Second", archived=True)
@@ -205,6 +207,7 @@ def test_huge_files_are_refused_before_parsing(exports, monkeypatch):
         exports.import_json("x" * 2_000, by="q")
 
 
+@pytest.mark.also_postgresql
 def test_a_failure_midway_leaves_nothing_behind(engine, exports, qa, monkeypatch):
     doc = good_document(engine, exports, qa)
     doc["conversations"].append(json.loads(json.dumps(doc["conversations"][0])))
@@ -247,6 +250,7 @@ def test_markdown_reads_like_a_transcript(engine, exports, qa):
     assert two.count("# Refund for order #1042") == 1  # unknown and repeated ids skipped
 
 
+@pytest.mark.also_postgresql
 def test_csv_has_one_safe_row_per_message(engine, exports, qa):
     cid = rich_conversation(engine, qa)
     rows = list(csv.DictReader(io.StringIO(exports.csv([cid]))))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
@@ -35,8 +34,8 @@ def edited(spec: PersonaSpec, **changes) -> PersonaSpec:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'data' / 'chatbot.db'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()

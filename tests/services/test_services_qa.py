@@ -1,5 +1,6 @@
 """The QA workspace service on a real SQLite file: finding, the transcript view, ratings,
-notes, tags and the golden set, with the errors a person reads."""
+notes, tags and the golden set, with the errors a person reads. The key paths run on
+PostgreSQL too (`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from chatbot.store.search import SearchFilters
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'data' / 'chatbot.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()
@@ -45,6 +46,7 @@ def conversation(engine, *, persona="support", version=1, variables=None, owner=
     return c.id, user.id, reply.id
 
 
+@pytest.mark.also_postgresql
 def test_transcript_shows_everything_recorded_per_reply(qa, engine):
     cid, user, reply = conversation(engine, variables={"customer_name": "Bo Li", "agent_name": "Kim"})
     qa.rate(reply, "ana", 1, "spot on")
@@ -160,6 +162,7 @@ def test_golden_set(qa, engine):
     assert [g.conversation_id for g in qa.golden_conversations()] == [b]
 
 
+@pytest.mark.also_postgresql
 def test_find_uses_normalised_tags_and_pages(qa, engine):
     ids = [conversation(engine)[0] for _ in range(5)]
     for cid in ids[:3]:

@@ -1,6 +1,7 @@
 """Replay runs against a real SQLite file and the loopback sandbox: which history each
 replayed turn sees, stored results and api_calls, per-turn errors, cancel and resume,
-estimates, budgets, checks and pass rates."""
+estimates, budgets, checks and pass rates. The key paths run on PostgreSQL too
+(`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from chatbot.store import replays as rows
 
 # -- which history each replayed turn sees --------------------------------------------------
 
+@pytest.mark.also_postgresql
 def test_each_turn_is_replayed_on_the_original_history_with_the_target(env, sandbox):
     ids = env.conversation(STORY)
     draft = env.draft("Globex")
@@ -95,6 +97,7 @@ def test_a_run_is_recorded_as_replay_calls_and_counts_its_cost(env):
 # -- errors, cancel, resume -------------------------------------------------------------------
 
 
+@pytest.mark.also_postgresql
 def test_a_failed_turn_does_not_sink_the_run_and_resume_retries_it(env, sandbox):
     ids = env.conversation(STORY)
     sandbox.state.add_faults([{"kind": "status", "status": 400, "message": "bad luck"}])
@@ -137,6 +140,7 @@ class CancelAfterFirst:
             self.service.cancel(self.id)
 
 
+@pytest.mark.also_postgresql
 def test_cancel_keeps_what_finished_and_resume_sends_only_the_rest(env, sandbox):
     ids = env.conversation(STORY)
     stopper = CancelAfterFirst()
@@ -156,6 +160,7 @@ def test_cancel_keeps_what_finished_and_resume_sends_only_the_rest(env, sandbox)
     assert service.progress(run_id).status == "done"
 
 
+@pytest.mark.also_postgresql
 def test_a_run_left_by_a_dead_process_shows_as_interrupted_and_resumes(env, sandbox):
     ids = env.conversation(STORY)
     with store.write_session(env.engine) as session:

@@ -1,4 +1,5 @@
-"""Ticket summaries against a real SQLite file and the loopback sandbox."""
+"""Ticket summaries against a real SQLite file and the loopback sandbox; the key paths run
+on PostgreSQL too (`also_postgresql`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from chatbot.services.summary import Category, Sentiment, SummaryService, Ticket
 
 
 @pytest.fixture
-def service(tmp_path, sandbox):
+def service(tmp_path, sandbox, database_url):
     settings = load_app_settings(
-        {"CHATBOT_DATA_DIR": str(tmp_path / "data"), "CHATBOT_MODEL_SUMMARY": "claude-haiku-4-5"},
+        {"CHATBOT_DATA_DIR": str(tmp_path / "data"), "CHATBOT_DATABASE_URL": database_url,
+         "CHATBOT_MODEL_SUMMARY": "claude-haiku-4-5"},
         dotenv_path=None,
     )
     engine = store.make_engine(settings.database_url)
@@ -45,6 +47,7 @@ def api_calls(service: SummaryService) -> list[store.ApiCall]:
         return list(reversed(store.list_api_calls(session=session)))
 
 
+@pytest.mark.also_postgresql
 def test_a_summary_is_stored_with_one_priced_api_call_on_the_routed_model(service, sandbox):
     messages = conversation(
         service,
@@ -75,6 +78,7 @@ def test_a_summary_is_stored_with_one_priced_api_call_on_the_routed_model(servic
     assert call.cost_usd == pricing.cost_usd("claude-haiku-4-5", call) > 0
 
 
+@pytest.mark.also_postgresql
 def test_a_repaired_summary_records_both_calls(service, sandbox):
     cid = conversation(service, ("user", "I was charged twice", "complete"))[0].conversation_id
     sandbox.state.add_faults([{"kind": "bad_tool_input"}])
@@ -131,6 +135,7 @@ def test_a_missing_conversation_is_not_found(service):
         service.summarise(999, owner="ana")
 
 
+@pytest.mark.also_postgresql
 def test_the_card_says_when_newer_messages_exist(service):
     messages = conversation(service, ("user", "I need a refund", "complete"))
     cid = messages[0].conversation_id

@@ -20,8 +20,8 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'usage.db'}")
+def engine(database_url):
+    engine = store.make_engine(database_url)
     store.migrate(engine)
     yield engine
     engine.dispose()

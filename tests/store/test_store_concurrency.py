@@ -2,7 +2,6 @@
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -25,10 +24,10 @@ TIMEOUT = 60  # seconds; only reached if something deadlocks
 
 
 @pytest.fixture
-def wide_engine(db_path: Path) -> Iterator[Engine]:
+def wide_engine(database_url: str) -> Iterator[Engine]:
     # A pool big enough that all writers and the reader hold connections at once,
-    # so they contend in SQLite rather than queue in the pool.
-    engine = make_engine(f"sqlite:///{db_path}", pool_size=WRITERS + 5)
+    # so they contend in the database rather than queue in the pool.
+    engine = make_engine(database_url, pool_size=WRITERS + 5)
     migrate(engine)
     yield engine
     engine.dispose()

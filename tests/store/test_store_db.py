@@ -43,6 +43,14 @@ def test_database_url_from_env_defaults_to_an_absolute_data_dir(
     assert database_url_from_env({}) == f"sqlite:///{tmp_path.resolve()}/data/chatbot.db"
 
 
+def test_a_bare_postgresql_url_uses_psycopg_3() -> None:
+    engine = make_engine("postgresql://chatbot@db.internal/chatbot")  # does not connect
+    try:
+        assert engine.dialect.driver == "psycopg"
+    finally:
+        engine.dispose()
+
+
 def test_make_engine_creates_the_data_directory(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/a/b/chatbot.db")
     try:
@@ -53,6 +61,7 @@ def test_make_engine_creates_the_data_directory(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b" / "chatbot.db").exists()
 
 
+@pytest.mark.sqlite_only
 def test_write_session_begins_immediate_and_read_session_plain(engine: Engine) -> None:
     statements = _capture_sql(engine)
     with write_session(engine) as session:
@@ -63,6 +72,7 @@ def test_write_session_begins_immediate_and_read_session_plain(engine: Engine) -
     assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
 
 
+@pytest.mark.sqlite_only
 def test_write_session_holds_the_write_lock_from_its_first_statement(
     engine: Engine, db_path: Path
 ) -> None:
@@ -78,6 +88,7 @@ def test_write_session_holds_the_write_lock_from_its_first_statement(
         other.close()
 
 
+@pytest.mark.sqlite_only
 def test_read_session_does_not_block_writers(engine: Engine, db_path: Path) -> None:
     other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
     try:
@@ -127,16 +138,27 @@ def test_no_transaction_outlives_its_block(engine: Engine) -> None:
     assert not connection.in_transaction()
 
 
-def test_datetimes_come_back_as_aware_utc(engine: Engine, db_path: Path) -> None:
+def _store_cet_time(engine: Engine) -> int:
     cet = timezone(timedelta(hours=1))
     with write_session(engine) as session:
         conversation = create_conversation(session=session, persona="support")
         conversation.created_at = datetime(2026, 1, 2, 13, 0, tzinfo=cet)
+    return conversation.id
+
+
+def test_datetimes_come_back_as_aware_utc(engine: Engine) -> None:
+    # The PostgreSQL test server runs in a non-UTC zone (tests/postgres_server.py).
+    conversation_id = _store_cet_time(engine)
     with read_session(engine) as session:
-        loaded = get_conversation(session=session, conversation_id=conversation.id)
+        loaded = get_conversation(session=session, conversation_id=conversation_id)
     assert loaded.created_at == datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
     assert loaded.created_at.tzinfo is UTC
-    with sqlite3.connect(db_path) as raw:  # stored as UTC wall-clock text
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_stores_utc_wall_clock_text(engine: Engine, db_path: Path) -> None:
+    _store_cet_time(engine)
+    with sqlite3.connect(db_path) as raw:
         stored = raw.execute("SELECT created_at FROM conversation").fetchone()[0]
     assert stored.startswith("2026-01-02 12:00:00")
 

@@ -221,3 +221,18 @@ def test_sweep_marks_empty_interrupted_replies_as_errors(engine, conversation):
         assert get_message(session=session, message_id=none.id).status == "error"
     with write_session(engine) as session:  # closed replies are not kept alive
         assert touch_streaming_messages(session=session, message_ids=[some.id]) == 0
+
+
+def test_a_nul_character_in_a_reply_is_saved_on_every_backend(
+    engine: Engine, conversation: Conversation
+) -> None:
+    with write_session(engine) as session:
+        message = add_message(
+            session=session, conversation_id=conversation.id, role="assistant", content="a\x00b"
+        )
+        update_message(session=session, message_id=message.id, error="c\x00d")
+    with read_session(engine) as session:
+        stored = get_message(session=session, message_id=message.id)
+    # PostgreSQL text cannot hold NUL: it is stored as U+FFFD there (chatbot/store/db.py).
+    nul = "\x00" if engine.dialect.name == "sqlite" else "\ufffd"
+    assert (stored.content, stored.error) == (f"a{nul}b", f"c{nul}d")

@@ -2,7 +2,6 @@
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -161,9 +160,9 @@ PER_WRITER = 5
 
 
 @pytest.fixture
-def wide_engine(db_path: Path) -> Iterator[Engine]:
-    # Enough pooled connections that the writers contend in SQLite, not in the pool.
-    engine = make_engine(f"sqlite:///{db_path}", pool_size=WRITERS + 2)
+def wide_engine(database_url: str) -> Iterator[Engine]:
+    # Enough pooled connections that the writers contend in the database, not in the pool.
+    engine = make_engine(database_url, pool_size=WRITERS + 2)
     migrate(engine)
     yield engine
     engine.dispose()
