@@ -27,14 +27,6 @@ class Clock:
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def clock():
     return Clock(NOW)
 

@@ -14,14 +14,6 @@ MODEL = "claude-sonnet-4-5"
 USAGE = Usage(input_tokens=1_000, output_tokens=400)
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def reply() -> Reply:
     return Reply(text="Hello", model=MODEL, usage=USAGE, complete=True, total=1.5, ttft=0.25)
 

@@ -228,14 +228,6 @@ def test_a_stored_check_with_broken_settings_is_not_graded_rather_than_failed():
 # -- the check library ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def test_checks_are_created_listed_updated_and_archived(engine):
     checks = ChecksService(engine)
     first = checks.create(name="  Asks for  order ", kind="contains", config={"text": "order"}, by="qa")

@@ -23,14 +23,6 @@ T0 = datetime(2026, 2, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def exports(engine) -> Exports:
     return Exports(engine)
 

@@ -14,7 +14,7 @@ from chatbot.personas.files import FORMAT, ImportedPersona, PersonaFileError
 from chatbot.services import persona_files as personas_module  # _keyed lives there
 from chatbot.services.personas import ImportResult, PersonaService, ResolvedPersona
 
-from test_services_personas import BILLING, edited, engine, personas, row_counts  # noqa: F401
+from test_services_personas import BILLING, edited, personas, row_counts  # noqa: F401  (personas: a fixture)
 
 
 def persona_file(items: list[tuple[str | None, PersonaSpec]]) -> bytes:

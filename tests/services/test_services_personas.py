@@ -34,14 +34,6 @@ def edited(spec: PersonaSpec, **changes) -> PersonaSpec:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def personas(engine: Engine) -> PersonaService:
     return PersonaService(engine)
 

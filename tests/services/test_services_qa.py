@@ -15,14 +15,6 @@ from chatbot.store.search import SearchFilters
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def qa(engine) -> QAService:
     personas = PersonaService(engine)
     personas.seed_defaults()

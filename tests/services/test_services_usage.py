@@ -19,14 +19,6 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def seed(engine, *rows: dict) -> None:
     with store.write_session(engine) as session:
         for row in rows:
