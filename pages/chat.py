@@ -66,9 +66,7 @@ if prompt is not None and prompt.strip():
 
 conversation_sidebar(runtime, current)
 
-flash = state.take_flash()
-if flash:
-    getattr(st, flash[0])(flash[1])
+state.show_flash()
 
 budget_notice = runtime.chat.budget_warning(state.owner())
 if budget_notice:  # 80 % or more of a budget this agent's messages count against

@@ -14,9 +14,7 @@ from chatbot.ui.resources import get_runtime
 runtime = get_runtime()
 st.title("Personas", anchor=False)
 
-flash = state.take_flash()
-if flash:
-    getattr(st, flash[0])(flash[1])
+state.show_flash()
 
 key = persona_toolbar(runtime)
 if key is None:

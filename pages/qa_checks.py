@@ -12,9 +12,7 @@ st.title("Checks", anchor=False)
 st.caption("Define a check once and pick it for any replay run; pass rates are counted per "
            "persona version on the Replays page.")
 
-flash = state.take_flash()
-if flash:
-    getattr(st, flash[0])(flash[1])
+state.show_flash()
 
 checks = library(runtime)
 chosen = pick_check(checks)  # the one to try or edit

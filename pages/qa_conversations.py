@@ -7,7 +7,7 @@ from chatbot.errors import ChatbotError
 from chatbot.ui import qa_state, state
 from chatbot.ui.qa_export import export_set, import_popover, imported_notice, replay_button
 from chatbot.ui.qa_filters import filter_bar, is_filtered
-from chatbot.ui.qa_results import empty_state, result_header, result_list
+from chatbot.ui.qa_results import empty_state, result_header, result_list, search
 from chatbot.ui.qa_transcript import transcript_panel
 from chatbot.ui.resources import get_runtime
 
@@ -17,21 +17,14 @@ qa, exports = runtime.qa, runtime.exports
 st.title("Conversations", anchor=False)
 st.caption("Search every saved conversation, read what each reply recorded, and mark regression cases.")
 
-flash = state.take_flash()
-if flash:
-    getattr(st, flash[0])(flash[1])
+state.show_flash()
 
 filters = filter_bar(qa)
-page = qa_state.page_number(filters)
 try:
-    found = qa.find(filters, page)
+    found, page = search(qa, filters)
 except ChatbotError as error:
     st.error(error.user_message, icon=":material/search_off:")
     st.stop()
-if page and not found.rows and found.total:  # the list shrank under the page we were on
-    st.session_state[qa_state.PAGE] = 1
-    found = qa.find(filters, 0)
-    page = 0
 
 with st.container(horizontal=True, gap="small", vertical_alignment="center"):
     result_header(found, page)

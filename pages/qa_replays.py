@@ -18,9 +18,7 @@ st.caption(
     "rate-limited and within budgets; a stopped run resumes where it left off."
 )
 
-flash = state.take_flash()
-if flash:
-    getattr(st, flash[0])(flash[1])
+state.show_flash()
 
 new_run_panel(runtime)
 runs_panel(runtime)

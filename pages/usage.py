@@ -4,7 +4,6 @@ import streamlit as st
 
 from chatbot.errors import ChatbotError
 from chatbot.pricing import default_prices
-from chatbot.services.call_log import name_users
 from chatbot.services.usage import UsageService
 from chatbot.ui import state
 from chatbot.ui.budget_panel import budget_section
@@ -29,11 +28,7 @@ except ChatbotError as error:
     st.error(f"New calls are recorded as unpriced until the price file is fixed: {error.user_message}")
 
 budget_section(runtime.budgets, admin=state.owner())
-if runtime.client.limiter is not None:
-    flagged_agents(
-        name_users(runtime.client.limiter.flagged_users(), usage.owners()),
-        runtime.settings.user_rpm,
-    )
+flagged_agents(runtime.client.limiter, usage, runtime.settings.user_rpm)
 
 period = range_picker()
 try:

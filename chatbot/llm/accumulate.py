@@ -94,7 +94,7 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
             if block.get("type") == "text" and block.get("text"):
                 snapshot.parts.append(block["text"])
             elif block.get("type") == "tool_use":  # a whole (non-streaming) reply
-                snapshot.tool_uses.append(_tool_use(block, block.get("input")))
+                snapshot.tool_uses.append(_tool_use(block))
         return None
     if kind == "content_block_start":
         block = event.get("content_block") or {}
@@ -136,7 +136,8 @@ def accumulate_event(event: dict[str, Any], snapshot: Snapshot) -> str | None:
     return None
 
 
-def _tool_use(block: dict[str, Any], value: Any) -> ToolUse:
+def _tool_use(block: dict[str, Any]) -> ToolUse:
+    value = block.get("input")
     return ToolUse(block.get("id") or "", block.get("name") or "", value if value is not None else {})
 
 

@@ -162,7 +162,7 @@ class LLMClient:
 
     def list_models(self) -> list[dict[str, Any]]:
         started = self._clock()
-        response, _ = self._with_retries(lambda: self._get("/v1/models"), started)
+        response, _ = self._with_retries(lambda: self._request("GET", "/v1/models"), started)
         return list(response.json().get("data", []))
 
     # -- plumbing shared by every call ------------------------------------------------
@@ -208,15 +208,19 @@ class LLMClient:
             self.limiter.observe_headers(body["model"], response.headers)
         return response
 
-    def _get(
-        self, path: str, *, params: dict[str, Any] | None = None, stream: bool = False
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
+        """A call without a body (GET, DELETE): not rate-limited, errors mapped as any call's."""
         self._require_key()
-        return self._dispatch(self._http.build_request("GET", path, params=params), stream=stream)
-
-    def _delete(self, path: str) -> httpx.Response:
-        self._require_key()
-        return self._dispatch(self._http.build_request("DELETE", path), stream=False)
+        request = self._http.build_request(method, url, params=params, headers=headers)
+        return self._dispatch(request, stream=stream)
 
     def _dispatch(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         try:

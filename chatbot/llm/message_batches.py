@@ -192,7 +192,7 @@ class MessageBatches:
         return info
 
     def retrieve(self, batch_id: str) -> BatchInfo:
-        return BatchInfo.from_wire(self._call(lambda: self._client._get(self._path(batch_id))).json())
+        return BatchInfo.from_wire(self._call(lambda: self._client._request("GET", self._path(batch_id))).json())
 
     def cancel(self, batch_id: str) -> BatchInfo:
         """Ask the API to stop: the batch goes `canceling`, then `ended` with the items it
@@ -202,13 +202,13 @@ class MessageBatches:
 
     def delete(self, batch_id: str) -> None:
         """Delete an ended batch and its results (the API refuses one still processing)."""
-        self._call(lambda: self._client._delete(self._path(batch_id)))
+        self._call(lambda: self._client._request("DELETE", self._path(batch_id)))
 
     def list(self, *, page_size: int = 20) -> Iterator[BatchInfo]:
         """Every batch, newest first, fetched a page at a time."""
         params: dict[str, Any] = {"limit": page_size}
         while True:
-            page = self._call(lambda: self._client._get(PATH, params=dict(params))).json()
+            page = self._call(lambda: self._client._request("GET", PATH, params=dict(params))).json()
             for entry in page.get("data") or ():
                 yield BatchInfo.from_wire(entry)
             if not page.get("has_more") or not page.get("last_id"):
@@ -254,14 +254,9 @@ class MessageBatches:
         Lazy: nothing is fetched, and nothing raised, until the first item is asked for."""
         info = batch if isinstance(batch, BatchInfo) else self.retrieve(batch)
         url = self._results_url(info)
-        headers = {"accept": "application/binary"}
-
-        def open_results() -> httpx.Response:
-            self._client._require_key()
-            request = self._client._http.build_request("GET", url, headers=headers)
-            return self._client._dispatch(request, stream=True)
-
-        response = self._call(open_results)
+        response = self._call(
+            lambda: self._client._request("GET", url, headers={"accept": "application/binary"}, stream=True)
+        )
         try:
             for line in response.iter_lines():
                 if line.strip():

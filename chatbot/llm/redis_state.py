@@ -28,7 +28,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -84,8 +84,9 @@ def _secrets_in(url: str) -> list[str]:
     return [s for raw in found if raw for s in {raw, unquote(raw)}]
 
 
-def _scrub(text: str, url: str) -> str:
-    for secret in sorted(_secrets_in(url), key=len, reverse=True):
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every one of `secrets` replaced by ***, longest first."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
@@ -111,7 +112,7 @@ def connect(url: str, *, setting: str = "CHATBOT_REDIS_URL", timeout: float = 2.
         if client is not None:
             client.close()
         # `from None`: the chained original could carry the URL into a traceback.
-        detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
+        detail = _scrub(str(exc), _secrets_in(url)).rstrip(".") or type(exc).__name__
         raise RedisUnavailable(
             f"{setting}: cannot use Redis at {where}: {detail}. "
             f"Check the URL and that the server is running, or unset {setting} to keep the "
@@ -135,7 +136,7 @@ class _Breaker:
     def __init__(self, what: str, meanwhile: str, cooldown: float, client: redis.Redis,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._what, self._meanwhile, self._cooldown = what, meanwhile, cooldown
-        self._password_hint = str(client.connection_pool.connection_kwargs.get("password") or "")
+        self._secrets = [str(client.connection_pool.connection_kwargs.get("password") or "")]
         self._clock = clock
         self._lock = threading.Lock()
         self._down = False
@@ -150,11 +151,8 @@ class _Breaker:
             first = not self._down
             self._down, self._retry_at = True, self._clock() + self._cooldown
         if first:
-            detail = str(exc)
-            if self._password_hint:
-                detail = detail.replace(self._password_hint, "***")
             log.warning("redis: %s unavailable (%s: %s); %s", self._what, type(exc).__name__,
-                        detail, self._meanwhile)
+                        _scrub(str(exc), self._secrets), self._meanwhile)
 
     def succeeded(self) -> None:
         with self._lock:

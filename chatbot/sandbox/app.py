@@ -18,7 +18,7 @@ from starlette.routing import Route
 from . import batches, replies, tools, wire
 from .asgi import RequestIdMiddleware, ScriptedResponse, hide_deliberate_drops
 from .catalog import find_model
-from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_message, invalid_request
+from .errors import ApiError, default_message, invalid_request
 from .faults import (
     BadToolInputFault,
     ErrorEventFault,
@@ -162,7 +162,7 @@ async def _answer_message(request: Request, body: Any, error: ApiError | None) -
     if isinstance(fault, SlowFirstByteFault):
         await asyncio.sleep(fault.seconds)
 
-    input_tokens = _input_tokens(body)
+    input_tokens = tools.prompt_tokens(body)
     message_id = wire.new_message_id()
     call = tools.answer(body, bad_input=isinstance(fault, BadToolInputFault))
     completion = replies.complete(body) if call is None else None
@@ -174,9 +174,7 @@ async def _answer_message(request: Request, body: Any, error: ApiError | None) -
         script = stream_script(events, fault, _config(request).delay_ms / 1000)
         return ScriptedResponse(script, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     if isinstance(fault, ErrorEventFault):
-        # Without a stream the same failure can only be an error status.
-        status = STATUS_FOR_ERROR_TYPE.get(fault.error_type, 500)
-        return error_response(request, ApiError(status, fault.error_type, fault.message))
+        return error_response(request, fault.to_error())
     if call is not None:
         message = wire.tool_message_body(message_id, body["model"], call, input_tokens)
     else:
@@ -190,11 +188,7 @@ async def count_tokens(request: Request) -> Response:
     error = error or validate_messages_request(body, require_max_tokens=False)
     if error:
         return error_response(request, error)
-    return JSONResponse({"input_tokens": _input_tokens(body)})
-
-
-def _input_tokens(body: dict[str, Any]) -> int:
-    return replies.input_tokens(body.get("system"), body["messages"]) + tools.extra_input_tokens(body)
+    return JSONResponse({"input_tokens": tools.prompt_tokens(body)})
 
 
 def _check_headers(request: Request) -> ApiError | None:
@@ -235,7 +229,7 @@ def _batch_answer(request: Request, error: ApiError | None, act: Callable[[batch
     if isinstance(fault, StatusFault):
         error = fault.to_error()
     elif isinstance(fault, ErrorEventFault):
-        error = ApiError(STATUS_FOR_ERROR_TYPE.get(fault.error_type, 500), fault.error_type, fault.message)
+        error = fault.to_error()
     result = error or act(_config(request).state.batches)
     if isinstance(result, ApiError):
         return error_response(request, result)

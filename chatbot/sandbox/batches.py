@@ -100,7 +100,7 @@ def process(params: dict[str, Any]) -> dict[str, Any]:
         error = invalid_request("stream: streaming is not supported in a message batch")
     if error is not None:
         return {"type": "errored", "error": wire.error_body(error.error_type, error.message, wire.new_request_id())}
-    input_tokens = replies.input_tokens(params.get("system"), params["messages"]) + tools.extra_input_tokens(params)
+    input_tokens = tools.prompt_tokens(params)
     message_id = wire.new_message_id()
     call = tools.answer(params)
     if call is not None:

@@ -21,9 +21,9 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, get_args
 
-from .errors import ApiError, default_error_type, default_message
+from .errors import STATUS_FOR_ERROR_TYPE, ApiError, default_error_type, default_message
 
 
 class FaultSpecError(ValueError):
@@ -56,6 +56,10 @@ class ErrorEventFault:
     error_type: str = "overloaded_error"
     message: str = "Overloaded"
 
+    def to_error(self) -> ApiError:
+        """The same failure where no stream is open to carry an event: an error status."""
+        return ApiError(STATUS_FOR_ERROR_TYPE.get(self.error_type, 500), self.error_type, self.message)
+
 
 @dataclass(frozen=True)
 class DropFault:
@@ -86,7 +90,7 @@ class BadToolInputFault:
 Fault = Union[
     StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault, BadToolInputFault
 ]
-_FAULT_TYPES = (StatusFault, ErrorEventFault, DropFault, TruncateFault, SlowFirstByteFault, StallFault, BadToolInputFault)
+_FAULT_TYPES = get_args(Fault)
 
 
 def parse_fault(spec: Any) -> Fault:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError, invalid_request
-from .replies import count_tokens
+from .replies import count_tokens, input_tokens
 from .schema_fill import corrupt, fill, hints_from
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
@@ -157,10 +157,12 @@ def answer(body: dict[str, Any], *, bad_input: bool = False) -> ToolAnswer | Non
     return ToolAnswer("toolu_" + secrets.token_hex(12), tool["name"], value, tokens)
 
 
-def extra_input_tokens(body: dict[str, Any]) -> int:
-    """What tools add to the prompt: their definitions and the tool blocks in the turns
-    (the reply composer counts text blocks only)."""
-    total = count_tokens(json.dumps(body["tools"])) if body.get("tools") else 0
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """A validated request's input tokens: what the reply composer counts (system and text
+    blocks) plus what tools add, their definitions and the tool blocks in the turns."""
+    total = input_tokens(body.get("system"), body["messages"])
+    if body.get("tools"):
+        total += count_tokens(json.dumps(body["tools"]))
     for message in body.get("messages") or ():
         content = message.get("content")
         if isinstance(content, list):

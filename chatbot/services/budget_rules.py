@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from chatbot.errors import InputError, StatedError
+
+from .usage import bucket_start
 
 PERIODS = ("day", "month")
 THRESHOLDS = (50, 80, 100)
@@ -40,7 +42,7 @@ class BudgetExceeded(StatedError):
 
 def period_start(period: str, now: datetime) -> datetime:
     """The UTC midnight that starts `now`'s day, or its month's first day."""
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = bucket_start(now, "day")
     return day if period == "day" else day.replace(day=1)
 
 

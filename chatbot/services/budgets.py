@@ -120,6 +120,16 @@ class _Sums:
         )
 
 
+def _applicable(sums: _Sums, owner: str, now: datetime) -> list[BudgetStatus]:
+    """The statuses of the budgets that apply to `owner`: everyone's and their own."""
+    return [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
+
+
+def _worst(statuses: list[BudgetStatus]) -> BudgetStatus:
+    """The one to speak of: highest level, then the latest to reset, then the most used."""
+    return max(statuses, key=lambda s: (s.level, s.resets_at, s.fraction))
+
+
 @dataclass(frozen=True)
 class AlertRow:
     created_at: datetime
@@ -214,10 +224,10 @@ class BudgetService:
         applies past its limit. Ordinary calls are checked one by one instead."""
         now = self.clock()
         sums = self._current(now)
-        applicable = [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
+        applicable = _applicable(sums, owner, now)
         if not applicable:
             return None
-        worst = max(applicable, key=lambda s: (s.level, s.resets_at, s.fraction))
+        worst = _worst(applicable)
         if worst.level >= 100 and (purpose != CHAT or sums.policy == "stop"):
             raise BudgetExceeded(refusal(worst, now), worst)
         over = [s for s in applicable if s.spent_usd + upfront_usd > s.limit_usd]
@@ -230,12 +240,9 @@ class BudgetService:
         """The chat page's notice for `owner`: a budget at 80 % or over, refusing or not."""
         now = self.clock()
         sums = self._current(now)
-        high = [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
-        high = [s for s in high if s.level >= 80]
-        if not high:
-            return None
-        worst = max(high, key=lambda s: (s.level, s.resets_at, s.fraction))
-        return warning(worst, now, policy=sums.policy)
+        applicable = _applicable(sums, owner, now)
+        worst = _worst(applicable) if applicable else None
+        return warning(worst, now, policy=sums.policy) if worst and worst.level >= 80 else None
 
     def after_call(self, owner: str = "") -> list[tuple[BudgetStatus, int]]:
         """Call once an API call is recorded: the next check sees it, and thresholds it

@@ -61,8 +61,6 @@ def clean_message(text: str, *, max_chars: int) -> str:
     return text
 
 
-
-
 class ChatService:
     """Sends messages and keeps every turn in the store."""
 

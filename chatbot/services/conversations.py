@@ -24,6 +24,16 @@ class Transcript:
     messages: list[store.Message]
 
 
+def load_transcript(engine: Engine, conversation_id: int) -> Transcript | None:
+    """The conversation and its messages in order, read on one snapshot; None if gone."""
+    with store.read_session(engine) as session:
+        conversation = store.get_conversation(session=session, conversation_id=conversation_id)
+        if conversation is None:
+            return None
+        messages = store.list_messages(session=session, conversation_id=conversation_id)
+    return Transcript(conversation, messages)
+
+
 def check_details(persona: ResolvedPersona, variables: Mapping[str, str] | None) -> dict[str, str]:
     """The case details worth storing (declared, non-blank), or an `InputError` naming
     every required one still missing."""
@@ -97,12 +107,7 @@ class Conversations:
             )
 
     def transcript(self, conversation_id: int) -> Transcript | None:
-        with store.read_session(self.engine) as session:
-            conversation = store.get_conversation(session=session, conversation_id=conversation_id)
-            if conversation is None:
-                return None
-            messages = store.list_messages(session=session, conversation_id=conversation_id)
-        return Transcript(conversation, messages)
+        return load_transcript(self.engine, conversation_id)
 
     def default_persona(self, owner: str) -> str:
         return default_persona_key(self.engine, self.personas, owner)

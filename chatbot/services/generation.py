@@ -97,7 +97,11 @@ class Generation:
     def waiting(self) -> CapacityWait | None:
         """Set while the request waits for rate-limit capacity, until the first text."""
         with self._cond:
-            return self._waiting if not self._parts and not self._done else None
+            return self._current_wait()
+
+    def _current_wait(self) -> CapacityWait | None:
+        # Only before the first text: once text flows, a wait is no longer news. Under _cond.
+        return self._waiting if not self._parts and not self._done else None
 
     def deltas(self, poll: float = 0.5) -> Iterator[str]:
         """Everything so far as one chunk, then each new piece as it arrives, until done."""
@@ -116,7 +120,7 @@ class Generation:
                 new = self._parts[seen:]
                 seen += len(new)
                 finished = self._done and seen == len(self._parts)
-                waiting = self._waiting if not self._parts and not self._done else None
+                waiting = self._current_wait()
                 fresh_wait = waiting is not None and waiting is not told
                 told = self._waiting
             if fresh_wait:

@@ -196,9 +196,10 @@ class QAService:
     def ratings(self, conversation_id: int, owner: str) -> dict[int, FeedbackView]:
         """This person's ratings in a conversation, by message id (to show st.feedback's state)."""
         with store.read_session(self.engine) as session:
-            ids = [m.id for m in store.list_messages(session=session, conversation_id=conversation_id)]
-            rows = qa_store.list_feedback(session=session, message_ids=ids)  # type: ignore[arg-type]
-        return {row.message_id: _feedback(row) for row in rows if row.owner == owner}
+            rows = qa_store.conversation_feedback(
+                session=session, conversation_id=conversation_id, owner=owner
+            )
+        return {row.message_id: _feedback(row) for row in rows}
 
     # -- notes and tags ----------------------------------------------------------------------
 
@@ -262,9 +263,8 @@ class QAService:
     def golden_conversations(self) -> list[GoldenView]:
         """Newest first."""
         with store.read_session(self.engine) as session:
-            cases = qa_store.list_golden(session=session)
-            records = load_records(session=session, conversation_ids=[c.conversation_id for c in cases])
-        return [_golden(r.conversation, r.golden) for r in records if r.golden is not None]
+            found = qa_store.list_golden_conversations(session=session)
+        return [_golden(conversation, case) for case, conversation in found]
 
     # -- building the view -------------------------------------------------------------------
 

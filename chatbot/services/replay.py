@@ -46,6 +46,7 @@ from chatbot.store import replays as rows
 from .call_log import opaque_user
 from .checks_service import ChecksService
 from .context import turns_from_messages
+from .conversations import load_transcript
 from .personas import PersonaService
 from .replay_offline import OfflineReplay
 from .replay_plan import Estimate, ReplayTarget, ReplayTurn, check_mode, estimate, plan_conversation
@@ -137,13 +138,12 @@ class ReplayService:
         version = self._target_version(target)
         turns: list[ReplayTurn] = []
         for conversation_id in dict.fromkeys(conversation_ids):  # once each, in order
-            with store.read_session(self.engine) as session:
-                conversation = store.get_conversation(session=session, conversation_id=conversation_id)
-                messages = store.list_messages(session=session, conversation_id=conversation_id) if conversation else []
-            if conversation is None:
+            transcript = load_transcript(self.engine, conversation_id)
+            if transcript is None:
                 if missing_ok:
                     continue
                 raise NotFoundError(f"Conversation {conversation_id} no longer exists; remove it from the selection.")
+            conversation, messages = transcript.conversation, transcript.messages
             key = target.persona or conversation.persona
             number = version if target.persona else conversation.persona_version
             if number is None:  # started before versions were recorded: the chat's rule

@@ -120,30 +120,27 @@ class ReplayRunner:
         if isinstance(result.error, BatchCancelled):
             return  # never sent: nothing to record, a resume sends it
         owner, reply, error = run.created_by, result.reply, result.error
-        model = (reply.model if reply else None) or turn.request.model
         status = reply.status if reply is not None and error is None else "error"
         text = reply.text if reply is not None else ""
         usage = reply.usage if reply is not None else None
         outcomes, judge_cost = self.grade(owner, turn, text, checks) if status != "error" else ([], 0.0)
-        total_ms = reply.total * 1000 if reply else (error.elapsed * 1000 if error else None)
-        if batch:
-            total_ms = None  # it waited in the provider's queue: no latency to compare
         fields = dict(
             run_id=run.id, conversation_id=turn.conversation_id, source_message_id=turn.source_message_id,
             position=turn.position, status=status, text=text,
-            error=error.user_message if error is not None else None, model=model,
+            error=error.user_message if error is not None else None,
             persona_version=turn.persona_version,
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
             ttft_ms=None,  # not streamed: no first-token time to compare
-            total_ms=total_ms,
-            request_id=(reply.request_id if reply else None) or getattr(error, "request_id", None),
         )
         with store.write_session(self.engine) as session:
             call = record_call(
-                session, purpose=PURPOSE, owner=owner, model=model, reply=reply, error=error,
+                session, purpose=PURPOSE, owner=owner, model=turn.request.model, reply=reply, error=error,
                 conversation_id=turn.conversation_id, batch=batch,
             )
+            # As the call log has them: the model that answered, the request id, and no
+            # latency for a batch item (it waited in the provider's queue).
+            fields.update(model=call.model, total_ms=call.total_ms, request_id=call.request_id)
             fields["cost_usd"] = call.cost_usd  # None: the model has no price on file
             spent = (call.cost_usd or 0.0) + judge_cost
             try:

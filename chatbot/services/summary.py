@@ -31,6 +31,7 @@ from chatbot.store.summaries import add_ticket_summary, latest_ticket_summary
 from .budgets import BudgetService
 from .call_log import accounted_structured, opaque_user, settle_budgets
 from .context import history_budget
+from .conversations import load_transcript
 
 log = logging.getLogger("chatbot.summary")
 
@@ -189,10 +190,10 @@ class SummaryService:
     # -- internals ------------------------------------------------------------------------
 
     def _messages(self, conversation_id: int) -> list[store.Message]:
-        with store.read_session(self.engine) as session:
-            if store.get_conversation(session=session, conversation_id=conversation_id) is None:
-                raise NotFoundError("That conversation no longer exists.")
-            return store.list_messages(session=session, conversation_id=conversation_id)
+        transcript = load_transcript(self.engine, conversation_id)
+        if transcript is None:
+            raise NotFoundError("That conversation no longer exists.")
+        return transcript.messages
 
     def _request(self, messages: Sequence[store.Message], *, model: str, owner: str) -> ChatRequest:
         budget = history_budget(model, MAX_TOKENS, self.settings.context_tokens)

@@ -253,7 +253,7 @@ class UsageService:
         writer = csv_module.writer(out)
         writer.writerow(CSV_COLUMNS)
         for row in self._calls(since, until):
-            writer.writerow([_csv_cell(getattr(row, column)) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(getattr(row, column)) for column in CSV_COLUMNS])
         return out.getvalue()
 
 
@@ -274,7 +274,9 @@ def _timeline_row(start: datetime, model: str, rows: list[ApiCall]) -> TimelineR
     )
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell: ISO UTC times, true/false, and text a spreadsheet would
+    run as a formula defused. The one guard for every CSV the app writes."""
     if value is None:
         return ""
     if isinstance(value, datetime):

@@ -71,7 +71,7 @@ def list_conversations(
     if not include_archived:
         query = query.where(col(Conversation.archived).is_(False))
     if search and search.strip():
-        pattern = f"%{_escape_like(search.strip())}%"
+        pattern = f"%{escape_like(search.strip())}%"
         query = query.where(col(Conversation.title).ilike(pattern, escape="\\"))
     query = query.order_by(
         col(Conversation.updated_at).desc(), col(Conversation.id).desc()
@@ -172,7 +172,7 @@ def _clean_title(title: str) -> str:
     return cleaned
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     # So "50%" and "order_id" match literally instead of as LIKE wildcards.
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -102,6 +102,16 @@ def list_feedback(*, session: Session, message_ids: Iterable[int]) -> list[Feedb
     return list(session.exec(query).all())
 
 
+def conversation_feedback(*, session: Session, conversation_id: int, owner: str) -> list[Feedback]:
+    """One person's ratings of the replies in a conversation, in one query."""
+    query = (
+        select(Feedback)
+        .join(Message, col(Message.id) == Feedback.message_id)
+        .where(Message.conversation_id == conversation_id, Feedback.owner == owner)
+    )
+    return list(session.exec(query).all())
+
+
 # -- notes and tags ------------------------------------------------------------------------
 
 
@@ -227,9 +237,19 @@ def is_golden(*, session: Session, conversation_id: int) -> bool:
     return session.get(GoldenCase, conversation_id) is not None
 
 
+_NEWEST_GOLDEN_FIRST = (col(GoldenCase.added_at).desc(), col(GoldenCase.conversation_id).desc())
+
+
 def list_golden(*, session: Session) -> list[GoldenCase]:
     """Newest first."""
-    query = select(GoldenCase).order_by(
-        col(GoldenCase.added_at).desc(), col(GoldenCase.conversation_id).desc()
+    return list(session.exec(select(GoldenCase).order_by(*_NEWEST_GOLDEN_FIRST)).all())
+
+
+def list_golden_conversations(*, session: Session) -> list[tuple[GoldenCase, Conversation]]:
+    """The golden set with each case's conversation, newest first, in one query."""
+    query = (
+        select(GoldenCase, Conversation)
+        .join(Conversation, col(Conversation.id) == GoldenCase.conversation_id)
+        .order_by(*_NEWEST_GOLDEN_FIRST)
     )
-    return list(session.exec(query).all())
+    return [(case, conversation) for case, conversation in session.exec(query).all()]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, column, exists, func, literal_column, table, text
 from sqlmodel import Session, col, select
 
+from chatbot.store.conversations import escape_like
 from chatbot.store.models import Conversation, Message, MessageStatus
 from chatbot.store.qa_models import Annotation, Feedback, GoldenCase
 from chatbot.store.qa_records import page_extras
@@ -270,7 +271,7 @@ def _fts_hits(terms: list[Term], ranked: bool) -> Any:
 def _like_hits(terms: list[Term]) -> Any:
     # A message matches when it contains every term; "relevance" is the match count.
     # Prefix and word both become substrings: `ship*` and `ship` match the same here.
-    conditions = [col(Message.content).ilike(f"%{_escape_like(t.text)}%", escape="\\") for t in terms]
+    conditions = [col(Message.content).ilike(f"%{escape_like(t.text)}%", escape="\\") for t in terms]
     return (
         select(
             Message.conversation_id.label("cid"),
@@ -374,8 +375,3 @@ def _window(content: str, terms: list[Term]) -> str:
         cursor = e
     out.append(content[cursor:end])
     return (ELLIPSIS if start else "") + "".join(out) + (ELLIPSIS if end < len(content) else "")
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-

@@ -35,9 +35,7 @@ RULES = (
 
 def budget_section(budgets: BudgetService, *, admin: str) -> None:
     st.subheader("Budgets", anchor=False)
-    flash = state.take_flash()
-    if flash:
-        getattr(st, flash[0])(flash[1])
+    state.show_flash()
     statuses = budgets.statuses()
     policy = budgets.policy()
     if not statuses:

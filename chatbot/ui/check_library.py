@@ -14,7 +14,7 @@ from chatbot.services.runtime import Runtime
 
 from . import state
 from .check_forms import config_fields, summary, to_config
-from .replay_diff import escape_text
+from .qa_text import escape
 
 _GENERATION = "check-form-generation"  # bumped after a save, so the forms start afresh
 
@@ -122,7 +122,7 @@ def edit_panel(runtime: Runtime, check: CheckDef) -> None:
 
 
 def try_panel(runtime: Runtime, check: CheckDef) -> None:
-    st.caption(f"{escape_text(summary(check.kind, check.config))}")
+    st.caption(f"{escape(summary(check.kind, check.config))}")
     text = st.text_area("Reply to test", key=f"check-try-text-{check.id}", height=150,
                         placeholder="Paste a reply here.")
     question = None
@@ -137,7 +137,7 @@ def try_panel(runtime: Runtime, check: CheckDef) -> None:
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return
-    detail = escape_text(outcome.detail)
+    detail = escape(outcome.detail)
     if outcome.passed is None:
         st.info(f"**Not graded.** {detail}", icon=":material/help:")
     elif outcome.passed:

@@ -13,7 +13,7 @@ import streamlit as st
 from chatbot.services.qa import AnnotationView, QAService
 
 from . import state
-from .qa_text import plain, when
+from .qa_text import count, plain, when
 
 
 def _add(qa: QAService, conversation_id: int, message_id: int | None, kind: str, field: str) -> None:
@@ -105,24 +105,14 @@ def add_form(qa: QAService, conversation_id: int, *, message_id: int | None) -> 
 
 
 def annotations(
-    qa: QAService,
-    conversation_id: int,
-    notes: Sequence[AnnotationView],
-    tags: Sequence[AnnotationView],
-    *,
-    message_id: int | None = None,
+    qa: QAService, conversation_id: int, notes: Sequence[AnnotationView], *, message_id: int | None = None
 ) -> None:
-    """Tags, notes and the form to add one, for the conversation or one reply."""
-    tag_row(qa, conversation_id, tags, message_id=message_id)
+    """Notes and the form to add a note or a tag, for the conversation or one reply (its
+    tags are drawn above, with `tag_row`, so they show without opening anything)."""
     note_list(qa, notes)
     add_form(qa, conversation_id, message_id=message_id)
 
 
 def summary(notes: Sequence[AnnotationView], tags: Sequence[AnnotationView]) -> str:
     """"2 notes · 1 tag" for an expander label; empty when there is none."""
-    parts = []
-    if notes:
-        parts.append(f"{len(notes)} note{'s' if len(notes) != 1 else ''}")
-    if tags:
-        parts.append(f"{len(tags)} tag{'s' if len(tags) != 1 else ''}")
-    return " · ".join(parts)
+    return " · ".join(count(len(found), word) for found, word in ((notes, "note"), (tags, "tag")) if found)

@@ -6,7 +6,8 @@ import math
 
 import streamlit as st
 
-from chatbot.store.search import ConversationHit, SearchPage
+from chatbot.services.qa import QAService
+from chatbot.store.search import ConversationHit, SearchFilters, SearchPage
 
 from . import qa_state
 from .qa_filters import clear_filters
@@ -17,6 +18,17 @@ TITLE_CHARS = 80
 
 def _open(conversation_id: int) -> None:
     qa_state.open_conversation(conversation_id)
+
+
+def search(qa: QAService, filters: SearchFilters) -> tuple[SearchPage, int]:
+    """The results page to show and its number (from 0); back to the first page when the
+    list shrank under the one we were on."""
+    page = qa_state.page_number(filters)
+    found = qa.find(filters, page)
+    if page and not found.rows and found.total:
+        st.session_state[qa_state.PAGE] = 1
+        found, page = qa.find(filters, 0), 0
+    return found, page
 
 
 def empty_state(filtered: bool) -> None:

@@ -1,5 +1,5 @@
 """Short texts on the QA pages (titles, tags, notes, snippets) as inert Markdown, and the
-formats for times, money and durations they share.
+formats for times and counts they share (money and durations: `usage_panels`).
 
 Message bodies go through `safe_markdown`: a reply may hold Markdown worth rendering.
 Titles, tags, notes and search snippets are plain text that ends up inside buttons, badges
@@ -19,11 +19,16 @@ from chatbot.store.search import highlight_parts
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+def escape(text: str) -> str:
+    """`text` as Markdown that renders exactly that text, with nothing live in it; line
+    breaks are left as they are (`plain` turns them into hard breaks)."""
+    return _PUNCTUATION.sub(r"\\\1", str(text))
+
+
 def plain(text: str) -> str:
     """`text` shown as written: Markdown and directives in it stay literal. Line breaks
     are kept as hard breaks."""
-    lines = (_PUNCTUATION.sub(r"\\\1", line) for line in str(text).splitlines())
-    return "  \n".join(lines)
+    return "  \n".join(escape(line) for line in str(text).splitlines())
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -62,16 +67,6 @@ def span(first: datetime, last: datetime) -> str:
     if first.date() == last.date():
         return f"{first:%d %b %Y %H:%M} – {last:%H:%M} UTC"
     return f"{when(first)} – {when(last)} UTC"
-
-
-def money(usd: float | None) -> str:
-    if usd is None:
-        return "unpriced"
-    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
-
-
-def seconds(ms: float | None) -> str:
-    return "—" if ms is None else f"{ms / 1000:.2f} s"
 
 
 def count(n: int, word: str, plural: str | None = None) -> str:

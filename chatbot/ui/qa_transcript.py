@@ -17,8 +17,9 @@ from . import qa_state, state
 from .chat_view import AVATARS
 from .qa_annotations import annotations, summary, tag_row
 from .qa_export import export_one, replay_button
-from .qa_text import count, money, one_line, plain, seconds, span, when
+from .qa_text import count, one_line, plain, span, when
 from .safe_markdown import safe_markdown
+from .usage_panels import money, seconds
 
 STATUS_TEXT = {
     "partial": "Partial reply",
@@ -114,7 +115,7 @@ def _conversation_notes(qa: QAService, view: TranscriptView) -> None:
     counted = summary(view.notes, view.tags)
     with st.expander(f"{label} ({counted})" if counted else label, icon=":material/sticky_note_2:",
                      expanded=bool(view.notes)):
-        annotations(qa, view.id, view.notes, (), message_id=None)
+        annotations(qa, view.id, view.notes, message_id=None)
 
 
 def _message(qa: QAService, conversation_id: int, m: MessageView) -> None:
@@ -136,7 +137,7 @@ def _message(qa: QAService, conversation_id: int, m: MessageView) -> None:
             with st.expander(f"{label} ({counted})" if counted else label, expanded=bool(m.notes)):
                 if m.role == "assistant":
                     _details(m)
-                annotations(qa, conversation_id, m.notes, (), message_id=m.id)
+                annotations(qa, conversation_id, m.notes, message_id=m.id)
 
 
 def _reply_status(m: MessageView) -> None:

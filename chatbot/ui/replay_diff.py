@@ -6,8 +6,8 @@ The segments are model output, cut at arbitrary word boundaries, so Markdown for
 inside them cannot be trusted to pair up (a `**` or a backtick in one segment and its
 partner in the next). Each segment is therefore shown as plain text: every character
 Markdown, Streamlit's directives (`:green[...]`), math (`$`) or HTML could act on is
-backslash-escaped, which is stricter than `safe_markdown` (no live HTML, no links at all)
-and cannot be undone by a neighbouring segment. The replies themselves are shown beside
+backslash-escaped (`qa_text.escape`), which is stricter than `safe_markdown` (no live
+HTML, no links at all) and cannot be undone by a neighbouring segment. The replies themselves are shown beside
 the diff with `safe_markdown`, formatting and all.
 """
 
@@ -18,15 +18,9 @@ from collections.abc import Sequence
 
 from chatbot.services.word_diff import Segment
 
-# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that mean
-# something to Markdown, Streamlit's directives and emoji, math, or HTML.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
+from .qa_text import escape
+
 _COLOURS = {"insert": ":green-background[{}]", "delete": ":red-background[~~{}~~]"}
-
-
-def escape_text(text: str) -> str:
-    """`text` as Markdown that renders exactly that text, with nothing live in it."""
-    return _SPECIAL.sub(r"\\\1", text)
 
 
 def _line_breaks(newlines: str) -> str:
@@ -39,10 +33,10 @@ def _mark(op: str, text: str) -> str:
     directive (a strikethrough cannot end on a space)."""
     core = text.strip()
     if not core or op not in _COLOURS:
-        return escape_text(text)
+        return escape(text)
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
-    return lead + _COLOURS[op].format(escape_text(core)) + trail
+    return lead + _COLOURS[op].format(escape(core)) + trail
 
 
 def diff_markdown(segments: Sequence[Segment]) -> str:

@@ -12,14 +12,11 @@ import streamlit as st
 from chatbot.services.replay_views import PassRate, baseline
 from chatbot.services.runtime import Runtime
 
-from .replay_diff import escape_text
+from .qa_text import escape
+from .usage_panels import percent
 
 ALL = "All personas"
 MODEL_DEFAULT = "persona's model"
-
-
-def percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.0%}"
 
 
 def version_name(rate: PassRate, published: dict[str, int | None]) -> str:
@@ -57,6 +54,10 @@ def rates_frame(rates: Sequence[PassRate], published: dict[str, int | None]) -> 
 
 def pass_rates_panel(runtime: Runtime) -> None:
     st.subheader("Pass rates", anchor=False)
+    st.fragment(_pass_rates)(runtime)  # picking a persona reruns only this panel
+
+
+def _pass_rates(runtime: Runtime) -> None:
     published = {p.key: p.published_version for p in runtime.personas.list(include_archived=True)}
     rates = runtime.replays.pass_rates()
     if not rates:
@@ -94,15 +95,15 @@ def regressions(rates: Sequence[PassRate], published: dict[str, int | None]) -> 
         before = baseline(rates, rate)
         if before is None or before.rate is None:
             continue
-        name = escape_text(version_name(rate, published))
-        on = f" on {escape_text(rate.model)}" if rate.model else ""
-        text = (f"**{name}**{on}: {percent(rate.rate)} of graded turns pass, against "
-                f"{percent(before.rate)} for v{before.version}")
+        name = escape(version_name(rate, published))
+        on = f" on {escape(rate.model)}" if rate.model else ""
+        text = (f"**{name}**{on}: {percent(rate.rate, 0)} of graded turns pass, against "
+                f"{percent(before.rate, 0)} for v{before.version}")
         worse = [c.name for c in rate.checks
                  if (old := before.check(c.check_id)) is not None and c.rate is not None
                  and old.rate is not None and c.rate < old.rate]
         if worse:
-            text += " · worse on " + ", ".join(escape_text(n) for n in worse)
+            text += " · worse on " + ", ".join(escape(n) for n in worse)
         if rate.rate < before.rate:
             st.error(f"Regression: {text}.", icon=":material/trending_down:")
         elif worse:
@@ -119,7 +120,7 @@ def per_check(rates: Sequence[PassRate], published: dict[str, int | None]) -> No
             "check": check.name,
             "passed": check.passed,
             "graded": check.graded,
-            "pass rate": percent(check.rate),
+            "pass rate": percent(check.rate, 0),
         }
         for rate in rates for check in rate.checks
     ]

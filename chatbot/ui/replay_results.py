@@ -15,16 +15,24 @@ from chatbot.services.replay import RunProgress
 from chatbot.services.replay_views import TurnComparison
 from chatbot.services.runtime import Runtime
 
-from .replay_diff import diff_markdown, escape_text
-from .replay_runs import money, status_of, target_text
+from .qa_text import badge, escape
+from .replay_diff import diff_markdown
+from .replay_runs import status_of, target_text
 from .replay_setup import SELECTED_RUN
 from .safe_markdown import safe_markdown
+from .usage_panels import money
 
 PAGE_SIZE = 20
 
 
 def results_panel(runtime: Runtime) -> None:
     st.subheader("Results", anchor=False)
+    # A fragment: picking a run, paging or filtering turns reruns only this panel, not the
+    # New run estimate (which plans every conversation) or the pass rates over every run.
+    st.fragment(_results)(runtime)
+
+
+def _results(runtime: Runtime) -> None:
     runs = runtime.replays.runs()
     if not runs:
         st.caption("The results of a run appear here once it has replayed a turn.")
@@ -70,7 +78,7 @@ def _run_picker(runs: Sequence[RunProgress]) -> RunProgress:
 
 
 def summary(run: RunProgress, turns: Sequence[TurnComparison]) -> None:
-    st.caption(f"{escape_text(target_text(run))} · {run.done} of {run.total} turns replayed")
+    st.caption(f"{escape(target_text(run))} · {run.done} of {run.total} turns replayed")
     shown, passed, failed, errors, cost = st.columns(5)
     shown.metric("Turns", f"{len(turns):,}", border=True)
     passed.metric("Passed", f"{sum(t.passed is True for t in turns):,}", border=True,
@@ -105,17 +113,17 @@ def deltas_text(turn: TurnComparison) -> str:
 def verdict_badges(turn: TurnComparison) -> str:
     badges = []
     for check in turn.checks:
-        colour, icon = ("green", "check") if check.passed else ("red", "close")
-        badges.append(f":{colour}-badge[:material/{icon}: {escape_text(check.name)}]")
+        colour, icon = ("green", ":material/check:") if check.passed else ("red", ":material/close:")
+        badges.append(badge(check.name, colour, icon))
     return " ".join(badges)
 
 
 def _verdict(turn: TurnComparison) -> str:
     if turn.replay_status == "error":
-        return ":red-badge[:material/error: no reply]"
+        return badge("no reply", "red", ":material/error:")
     if turn.passed is None:
-        return ":gray-badge[not graded]"
-    return ":green-badge[:material/check: passed]" if turn.passed else ":red-badge[:material/close: failed]"
+        return badge("not graded", "gray")
+    return badge("passed", "green", ":material/check:") if turn.passed else badge("failed", "red", ":material/close:")
 
 
 def turn_card(turn: TurnComparison) -> None:
@@ -126,10 +134,10 @@ def turn_card(turn: TurnComparison) -> None:
             st.markdown(safe_markdown(turn.question))
         original, replayed = st.columns(2, gap="medium")
         with original:
-            st.caption(f"Original · {escape_text(turn.original_model or 'unknown model')} · {turn.original_status}")
+            st.caption(f"Original · {escape(turn.original_model or 'unknown model')} · {turn.original_status}")
             st.markdown(safe_markdown(turn.original_text))
         with replayed:
-            st.caption(f"Replay · {escape_text(turn.replay_model or 'unknown model')} · {turn.replay_status}")
+            st.caption(f"Replay · {escape(turn.replay_model or 'unknown model')} · {turn.replay_status}")
             if turn.replay_text:
                 st.markdown(safe_markdown(turn.replay_text))
             if turn.replay_error:
@@ -144,7 +152,7 @@ def turn_card(turn: TurnComparison) -> None:
             st.markdown(verdict_badges(turn))
             failing = [c for c in turn.checks if not c.passed and c.detail]
             for check in failing:
-                st.caption(f"{escape_text(check.name)}: {escape_text(check.detail or '')}")
+                st.caption(f"{escape(check.name)}: {escape(check.detail or '')}")
 
 
 def results_frame(turns: Sequence[TurnComparison]) -> pd.DataFrame:
@@ -175,7 +183,8 @@ def results_frame(turns: Sequence[TurnComparison]) -> pd.DataFrame:
 def export_button(run: RunProgress, turns: Sequence[TurnComparison]) -> None:
     st.download_button(
         "Download these results (CSV)",
-        results_frame(turns).map(csv_cell).to_csv(index=False),  # no cell runs as a formula
+        # Built when clicked, not on every rerun; no cell runs as a formula.
+        lambda: results_frame(turns).map(csv_cell).to_csv(index=False),
         file_name=f"replay-run-{run.run_id}.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -14,8 +14,9 @@ from chatbot.services.replay import ReplayTarget, RunProgress
 from chatbot.services.runtime import Runtime
 
 from . import state
-from .replay_diff import escape_text as _plain
+from .qa_text import badge, escape
 from .replay_setup import SELECTED_RUN
+from .usage_panels import money
 
 REFRESH_SECONDS = 2
 SHOWN = 20
@@ -38,12 +39,6 @@ RESUME_HELP = {
     "live": "Send only the turns without a result (failed ones again).",
     "offline": "Collect its Message Batch, then send only the turns still without a result.",
 }
-
-
-def money(usd: float | None) -> str:
-    if usd is None:
-        return "unpriced"
-    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
 
 
 def target_text(run: RunProgress) -> str:
@@ -72,14 +67,16 @@ def batch_text(run: RunProgress) -> str | None:
 
 def runs_panel(runtime: Runtime) -> None:
     st.subheader("Runs", anchor=False)
-    active = any(r.active for r in runtime.replays.runs(limit=SHOWN))
-    _runs_fragment(runtime, active)
+    _runs_fragment(runtime, runtime.replays.runs(limit=SHOWN))
 
 
-def _runs_fragment(runtime: Runtime, refresh: bool) -> None:
+def _runs_fragment(runtime: Runtime, first: list[RunProgress]) -> None:
+    refresh = any(r.active for r in first)
+    unread = [first]  # drawn as read in this page run; the fragment's own reruns read afresh
+
     @st.fragment(run_every=REFRESH_SECONDS if refresh else None)
     def draw() -> None:
-        runs = runtime.replays.runs(limit=SHOWN)
+        runs = unread.pop() if unread else runtime.replays.runs(limit=SHOWN)
         if not runs:
             st.caption("No replay runs yet. Start one above.")
             return
@@ -99,10 +96,10 @@ def _run_row(runtime: Runtime, run: RunProgress) -> None:
     with st.container(border=True):
         about, bar, actions = st.columns([3, 3, 1.4], vertical_alignment="center")
         with about:
-            st.markdown(f"**{_plain(run.label)}** :{colour}-badge[{icon} {label}]")
+            st.markdown(f"**{escape(run.label)}** {badge(label, colour, icon)}")
             when = f"{run.created_at:%Y-%m-%d %H:%M} UTC" if run.created_at else ""
-            st.caption(f"Run {run.run_id} · {MODE.get(run.mode, run.mode)} · {_plain(target_text(run))} · "
-                       f"by {_plain(run.created_by)} {when}")
+            st.caption(f"Run {run.run_id} · {MODE.get(run.mode, run.mode)} · {escape(target_text(run))} · "
+                       f"by {escape(run.created_by)} {when}")
         with bar:
             spent = money(run.cost_usd)
             if run.estimated_cost_usd is not None:
@@ -112,7 +109,7 @@ def _run_row(runtime: Runtime, run: RunProgress) -> None:
             if batch:
                 st.caption(batch)
             if run.error:
-                st.caption(f":red[{_plain(run.error)}]")
+                st.caption(f":red[{escape(run.error)}]")
         with actions:
             _actions(runtime, run)
 

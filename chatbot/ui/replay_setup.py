@@ -11,14 +11,15 @@ from dataclasses import dataclass
 import streamlit as st
 
 from chatbot.errors import ChatbotError
-from chatbot.services.qa import QAService
+from chatbot.services.personas import PersonaSummary
 from chatbot.services.replay import ReplayTarget
 from chatbot.services.runtime import Runtime
 
-from . import state
+from . import qa_state, state
 from .persona_editor import model_choices
+from .qa_text import count
+from .usage_panels import money
 
-HANDED_OVER = "qa_replay_ids"  # set by the Conversations page: the ids QA picked there
 SELECTED_RUN = "qa_replay_run"  # the run whose results are shown
 SOURCES = {
     "handed": "Conversations picked on the Conversations page",
@@ -42,11 +43,6 @@ class Source:
     problem: str | None = None  # why nothing can be replayed yet
 
 
-def qa_service(runtime: Runtime) -> QAService:
-    """The runtime's QA service when it has one, else one built on the same engine."""
-    return getattr(runtime, "qa", None) or QAService(runtime.engine, runtime.personas)
-
-
 def parse_ids(text: str) -> list[int]:
     """ "12, 15 40" -> [12, 15, 40]; a ValueError naming the first thing that is not an id."""
     ids = []
@@ -60,16 +56,16 @@ def parse_ids(text: str) -> list[int]:
 
 
 def _clear_handed_over() -> None:
-    st.session_state.pop(HANDED_OVER, None)
+    st.session_state.pop(qa_state.REPLAY_IDS, None)
 
 
 def source_picker(golden: Sequence[int]) -> Source:
-    handed = [int(i) for i in st.session_state.get(HANDED_OVER) or []]
+    handed = [int(i) for i in st.session_state.get(qa_state.REPLAY_IDS) or []]
     choices = (["handed"] if handed else []) + ["golden", "typed"]
     kind = st.radio("Replay", choices, format_func=SOURCES.get, key="replay-source", horizontal=True)
     if kind == "handed":
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.caption(f"{len(handed)} conversation{'s' * (len(handed) != 1)} handed over: "
+        left.caption(f"{count(len(handed), 'conversation')} handed over: "
                      + ", ".join(f"#{i}" for i in handed[:20]) + (" …" if len(handed) > 20 else ""))
         right.button("Clear", key="replay-clear-ids", icon=":material/clear:", on_click=_clear_handed_over,
                      help="Forget the conversations picked on the Conversations page.")
@@ -78,7 +74,7 @@ def source_picker(golden: Sequence[int]) -> Source:
         if not golden:
             return Source([], "The golden set is empty: mark conversations as regression cases "
                               "on the Conversations page first.")
-        st.caption(f"{len(golden)} conversation{'s' * (len(golden) != 1)} in the golden set.")
+        st.caption(f"{count(len(golden), 'conversation')} in the golden set.")
         return Source(list(golden))
     typed = st.text_input("Conversation ids", key="replay-typed-ids", placeholder="12, 15, 40")
     try:
@@ -94,8 +90,8 @@ def _version_label(number: int | None, versions: dict[int, bool]) -> str:
     return f"v{number} · {'published' if versions[number] else 'draft'}"
 
 
-def target_picker(runtime: Runtime) -> ReplayTarget:
-    personas = {p.key: p.name for p in runtime.personas.list()}
+def target_picker(runtime: Runtime, summaries: Sequence[PersonaSummary]) -> ReplayTarget:
+    personas = {p.key: p.name for p in summaries}
     left, middle, right = st.columns(3)
     persona = left.selectbox(
         "Persona", [None, *personas], key="replay-persona",
@@ -131,12 +127,6 @@ def check_picker(runtime: Runtime) -> list[int]:
     )
 
 
-def _money(usd: float | None) -> str:
-    if usd is None:
-        return "unpriced model"
-    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
-
-
 def mode_picker() -> str:
     return st.radio("How to send it", list(MODES), format_func=MODES.get, key="replay-mode", help=MODE_HELP)
 
@@ -157,7 +147,7 @@ def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget, mode:
     answered.metric("Output tokens (est.)", f"{estimate.output_tokens:,}", border=True,
                     help="The original replies' lengths, or the persona's max_tokens when unknown.")
     prices = "At batch prices, half the list prices." if mode == "offline" else "At list prices."
-    cost.metric("Cost (est.)", _money(estimate.cost_usd), border=True,
+    cost.metric("Cost (est.)", money(estimate.cost_usd, "unpriced model"), border=True,
                 help=f"{prices} 'unpriced model': a model it uses has no price on file.")
     if estimate.cost_usd is None:
         st.warning("A model this run uses has no price on file: its cost cannot be estimated "
@@ -205,11 +195,12 @@ def _start_golden(
 
 
 def new_run_panel(runtime: Runtime) -> None:
-    golden = [g.conversation_id for g in qa_service(runtime).golden_conversations()]
+    golden = [g.conversation_id for g in runtime.qa.golden_conversations()]
+    personas = runtime.personas.list()
     with st.container(border=True):
         st.subheader("New run", anchor=False)
         source = source_picker(golden)
-        target = target_picker(runtime)
+        target = target_picker(runtime, personas)
         checks = check_picker(runtime)
         label = st.text_input("Label (optional)", key="replay-label", placeholder=f"Replay on {target.describe()}",
                               max_chars=120)
@@ -219,14 +210,15 @@ def new_run_panel(runtime: Runtime) -> None:
             "Start replay", key="replay-start", type="primary", icon=":material/play_arrow:", disabled=not ready,
             on_click=_start, args=(runtime, source.conversation_ids, target, checks, label, mode),
         )
-        golden_drafts(runtime, golden, checks, target.model, mode)
+        golden_drafts(runtime, personas, golden, checks, target.model, mode)
 
 
 def golden_drafts(
-    runtime: Runtime, golden: Sequence[int], checks: list[int], model: str | None, mode: str = "live"
+    runtime: Runtime, personas: Sequence[PersonaSummary], golden: Sequence[int], checks: list[int],
+    model: str | None, mode: str = "live",
 ) -> None:
     """One button per persona whose newest version is an unpublished draft."""
-    drafts = [p for p in runtime.personas.list()
+    drafts = [p for p in personas
               if p.latest_version and p.latest_version != p.published_version]
     if not drafts:
         return

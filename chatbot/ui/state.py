@@ -73,6 +73,13 @@ def take_flash() -> tuple[str, str] | None:
     return st.session_state.pop(_FLASH, None)
 
 
+def show_flash() -> None:
+    """Draw the flash left by the last run, if any (`st.success`, `st.error`...), once."""
+    flash = take_flash()
+    if flash:
+        getattr(st, flash[0])(flash[1])
+
+
 def keep_draft(text: str) -> None:
     """Text the agent typed that could not be sent, so it is not lost."""
     st.session_state[_DRAFT] = text

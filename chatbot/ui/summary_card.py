@@ -9,6 +9,7 @@ from chatbot.services.runtime import Runtime
 from chatbot.services.summary import SummaryCard, summarisable
 
 from . import state
+from .qa_text import badge, count
 from .safe_markdown import safe_markdown
 
 # (badge colour, icon) per value; an unknown value (a newer schema) gets the plain look.
@@ -46,11 +47,6 @@ def summary_panel(runtime: Runtime, transcript: Transcript, *, busy: bool) -> No
         render_card(card)
 
 
-def _badge(colour_icon: tuple[str, str], text: str) -> str:
-    colour, icon = colour_icon
-    return f":{colour}-badge[{icon} {text}]"
-
-
 def render_card(card: SummaryCard) -> None:
     row, summary = card.row, card.summary
     with st.container(border=True, key=f"summary-card-{row.id}"):
@@ -63,11 +59,11 @@ def render_card(card: SummaryCard) -> None:
             )
         else:
             st.markdown(safe_markdown(summary.issue))
-            resolved = _badge(("green", ":material/check_circle:"), "Resolved") if summary.resolved \
-                else _badge(("orange", ":material/pending:"), "Not resolved")
+            resolved = badge("Resolved", "green", ":material/check_circle:") if summary.resolved \
+                else badge("Not resolved", "orange", ":material/pending:")
             st.markdown(" ".join([
-                _badge(("blue", ":material/category:"), summary.category.value.title()),
-                _badge(SENTIMENTS.get(summary.sentiment.value, PLAIN), summary.sentiment.value.title()),
+                badge(summary.category.value.title(), "blue", ":material/category:"),
+                badge(summary.sentiment.value.title(), *SENTIMENTS.get(summary.sentiment.value, PLAIN)),
                 resolved,
             ]))
             if summary.next_steps:
@@ -79,9 +75,8 @@ def render_card(card: SummaryCard) -> None:
             f"{row.model} · {row.created_at:%Y-%m-%d %H:%M} UTC · by {row.created_by}"
         ))
         if card.out_of_date:
-            count = card.newer_messages
             st.warning(
-                f"Out of date: {count} message{'s' if count != 1 else ''} added since this "
+                f"Out of date: {count(card.newer_messages, 'message')} added since this "
                 "summary. Summarise again to include them.",
                 icon=":material/update:",
             )

@@ -8,15 +8,20 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from chatbot.services.usage import Group, Stats, TimelineRow
+from chatbot.llm.ratelimit import RateLimiter
+from chatbot.services.call_log import name_users
+from chatbot.services.usage import Group, Stats, TimelineRow, UsageService
 
 from .usage_filters import UsageRange
 
 OUTCOME_COLORS = {"ok": "#2e7d32", "partial": "#f9a825", "error": "#c62828"}
 
 
-def money(usd: float) -> str:
-    """$1,234.57 for dollars; four decimals below a dollar, where single calls live."""
+def money(usd: float | None, unpriced: str = "unpriced") -> str:
+    """$1,234.57 for dollars; four decimals below a dollar, where single calls live.
+    None (no price on file) reads as `unpriced`."""
+    if usd is None:
+        return unpriced
     return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
 
 
@@ -24,8 +29,8 @@ def seconds(ms: float | None) -> str:
     return "—" if ms is None else f"{ms / 1000:.2f} s"
 
 
-def percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.1%}"
+def percent(rate: float | None, digits: int = 1) -> str:
+    return "—" if rate is None else f"{rate:.{digits}%}"
 
 
 def metrics_row(total: Stats) -> None:
@@ -165,14 +170,15 @@ def csv_download(csv_text: str, period: UsageRange) -> None:
     )
 
 
-def flagged_agents(agents: Sequence[tuple[str, int]], per_minute: float) -> None:
+def flagged_agents(limiter: RateLimiter | None, usage: UsageService, per_minute: float) -> None:
     """Agents the per-agent limit slowed down: worth a look (a stuck script, a shared
     login, or a colleague who needs a canned answer instead)."""
-    if not agents:
-        return
+    flagged = limiter.flagged_users() if limiter is not None else {}
+    if not flagged:
+        return  # the usual case: no need to look up every agent's name
     lines = "\n".join(
         f"- **{name}**: {count:,} request{'' if count == 1 else 's'} slowed down"
-        for name, count in agents
+        for name, count in name_users(flagged, usage.owners())
     )
     st.warning(
         f"Agents over their own limit of {per_minute:g} requests a minute were slowed "
