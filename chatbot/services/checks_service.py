@@ -18,7 +18,7 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -27,6 +27,10 @@ from chatbot.errors import InputError, NotFoundError
 from chatbot.store import checks as rows
 
 from .checks import KINDS, CheckOutcome, Judge, KindInfo, evaluate, validate_config
+
+if TYPE_CHECKING:
+    from .budgets import BudgetService
+    from .judge import JudgeService
 
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 1_000
@@ -82,8 +86,12 @@ def _clean_description(description: str | None) -> str:
 class ChecksService:
     """Create, edit, archive and list checks; every method returns `CheckDef`s."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, judge: JudgeService | None = None, budgets: BudgetService | None = None
+    ) -> None:
         self.engine = engine
+        self.judge = judge  # grades rubric checks in `try_check`
+        self.budgets = budgets
 
     @staticmethod
     def kinds() -> dict[str, KindInfo]:
@@ -164,7 +172,19 @@ class ChecksService:
     def evaluate(
         check: CheckDef, reply_text: str, *, judge: Judge | None = None, question: str | None = None
     ) -> CheckOutcome:
-        """Try a check on a text (the page's "test this check" box)."""
+        """Grade a text with a check, with the judge given (if any)."""
+        return evaluate(check, reply_text, judge=judge, question=question)
+
+    def try_check(
+        self, check: CheckDef, reply_text: str, *, owner: str, question: str | None = None
+    ) -> CheckOutcome:
+        """The page's "Try it": a rubric calls the judge once, on `owner`'s account, so it
+        is refused over budget like any other call that is not chat."""
+        judge = None
+        if check.kind == "rubric" and self.judge is not None:
+            if self.budgets is not None:
+                self.budgets.check("judge", owner)
+            judge = self.judge.for_turn(owner=owner, conversation_id=None)
         return evaluate(check, reply_text, judge=judge, question=question)
 
     @staticmethod

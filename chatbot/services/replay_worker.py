@@ -151,6 +151,13 @@ class ReplayRunner:
                 rows.add_run_cost(session=session, run_id=run.id, cost_usd=spent)
         settle_budgets(self.budgets, owner)
 
+    def judge_for(self, owner: str, conversation_id: int | None) -> object | None:
+        """The rubric judge, its calls owned by `owner` (and recorded against the conversation)."""
+        judge = self.judge
+        if judge is not None and hasattr(judge, "for_turn"):
+            return judge.for_turn(owner=owner, conversation_id=conversation_id)
+        return judge
+
     def grade(
         self, owner: str, turn: ReplayTurn, text: str, checks: Sequence[CheckDef]
     ) -> tuple[list[tuple[int, bool, str | None]], float]:
@@ -158,9 +165,7 @@ class ReplayRunner:
         a fail, so it is logged, not stored) and what the judge spent."""
         if not checks:
             return [], 0.0
-        judge = self.judge
-        if judge is not None and hasattr(judge, "for_turn"):
-            judge = judge.for_turn(owner=owner, conversation_id=turn.conversation_id)
+        judge = self.judge_for(owner, turn.conversation_id)
         outcomes = []
         for check in checks:
             try:

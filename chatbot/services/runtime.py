@@ -137,7 +137,8 @@ def build_runtime(
         # replica that has not seen the question yet just asks the API.
         similar=SimilarityCache(ttl_seconds=settings.cache_ttl) if settings.cache_ttl > 0 else None,
     )
-    checks = ChecksService(engine)
+    judge = JudgeService(engine=engine, client=client, settings=settings)
+    checks = ChecksService(engine, judge=judge, budgets=budgets)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -156,7 +157,7 @@ def build_runtime(
             personas=personas,
             checks=checks,
             budgets=budgets,
-            judge=JudgeService(engine=engine, client=client, settings=settings),
+            judge=judge,
             context_tokens=settings.context_tokens,
             batch_poll_interval=settings.batch_poll_seconds,
         ),

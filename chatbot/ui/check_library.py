@@ -9,7 +9,6 @@ import streamlit as st
 
 from chatbot.errors import ChatbotError
 from chatbot.services.checks_service import CheckDef
-from chatbot.services.judge import JudgeService
 from chatbot.services.runtime import Runtime
 
 from . import state
@@ -132,8 +131,7 @@ def try_panel(runtime: Runtime, check: CheckDef) -> None:
     if not st.button("Try it", key=f"check-try-{check.id}", icon=":material/science:", type="primary"):
         return
     try:
-        judge = _judge(runtime) if check.kind == "rubric" else None
-        outcome = runtime.checks.evaluate(check, text, judge=judge, question=question or None)
+        outcome = runtime.checks.try_check(check, text, owner=state.owner(), question=question or None)
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return
@@ -144,10 +142,3 @@ def try_panel(runtime: Runtime, check: CheckDef) -> None:
         st.success(f"**Pass.** {detail}", icon=":material/check_circle:")
     else:
         st.error(f"**Fail.** {detail}", icon=":material/cancel:")
-
-
-def _judge(runtime: Runtime):
-    """The rubric judge, bound to this user, once the budget allows a call."""
-    runtime.budgets.check("judge", state.owner())
-    service = JudgeService(engine=runtime.engine, client=runtime.client, settings=runtime.settings)
-    return service.for_turn(owner=state.owner(), conversation_id=None)

@@ -305,3 +305,30 @@ def test_the_judge_returns_a_verdict_and_records_its_call(engine, sandbox):
         assert call.cost_usd is not None and grade.cost_usd == pytest.approx(call.cost_usd)
     finally:
         client.close()
+
+
+def test_try_it_grades_a_rubric_with_the_judge_on_the_users_account_within_budget(engine, sandbox):
+    from chatbot.services.budgets import BudgetExceeded, BudgetService
+
+    client = LLMClient(ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url, max_attempts=1))
+    try:
+        budgets = BudgetService(engine)
+        checks = ChecksService(
+            engine, judge=JudgeService(engine=engine, client=client, model="claude-haiku-5-5"), budgets=budgets
+        )
+        rubric = checks.create(name="Asks", kind="rubric", config={"rubric": "Asks for the order number."}, by="qa")
+        outcome = checks.try_check(rubric, "Which order number is it?", owner="quinn", question="Where is it?")
+        assert outcome.passed is not None  # graded, not "no judge"
+        with store.read_session(engine) as session:
+            (call,) = store.list_api_calls(session=session)
+        assert (call.purpose, call.owner) == ("judge", "quinn")
+
+        budgets.set_budget(user="quinn", period="day", limit_usd=0.00001, by="admin")  # below one call
+        budgets.after_call("quinn")
+        with pytest.raises(BudgetExceeded):
+            checks.try_check(rubric, "Which order number is it?", owner="quinn")
+        contains = checks.create(name="Says sorry", kind="contains", config={"text": "sorry"}, by="qa")
+        assert checks.try_check(contains, "So sorry!", owner="quinn").passed  # no call: no budget needed
+        assert len(sandbox.state.requests()) == 1
+    finally:
+        client.close()
