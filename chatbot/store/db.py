@@ -188,7 +188,10 @@ def migrate(engine: Engine) -> None:
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """What schema comparison looks at: everything but the FTS5 search table and its
-    shadow tables, which no model can describe (migration 0005_qa owns them)."""
+    shadow tables (migration 0005_qa) and PostgreSQL's expression index for search
+    (0007_message_search_pg), which no model can describe."""
+    if type_ == "index":
+        return name != "ix_message_content_fts"
     return not (type_ == "table" and (name or "").startswith("message_fts"))
 
 

@@ -11,9 +11,11 @@ is quoted (`fts_query`), so AND, NEAR, parentheses and stray quotes are plain wo
 Supported: words (all must appear in one message), "exact phrases", and a trailing `*`
 for a prefix. Stemming is FTS5's porter tokenizer: "refunds" finds "refund".
 
-PostgreSQL has no FTS5; there each word becomes an ILIKE substring match (no stemming,
-no ranking beyond the match count, a scan of the message table). Good enough for a
-team-sized history; a tsvector column would be the next step if it is not.
+On PostgreSQL the same terms become a tsquery (built from bound parameters only) matched
+against the GIN-indexed `to_tsvector` of migration 0007_message_search_pg, ranked by
+ts_rank and highlighted by ts_headline: see `chatbot/store/search_pg.py`. Any other
+database gets an ILIKE substring match per word (no stemming, no ranking beyond the match
+count, a scan of the message table).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ ELLIPSIS = "…"
 Status = Literal["errors", "partial"]
 FeedbackFilter = Literal["up", "down", "any"]
 Order = Literal["relevance", "recent"]
+Mode = Literal["fts5", "tsearch", "like"]
 STATUS_FILTERS: dict[str, str] = {
     "errors": MessageStatus.ERROR.value,
     "partial": MessageStatus.PARTIAL.value,
@@ -167,13 +170,14 @@ def search_conversations(
 ) -> SearchPage:
     """One page of conversations matching `filters`; see the module docstring.
 
-    `fulltext=None` uses FTS5 where the database has it; False forces the substring scan
-    (the PostgreSQL path, also what the benchmark compares against).
+    `fulltext=None` uses the database's full-text search (FTS5 on SQLite, tsvector on
+    PostgreSQL) where it has one; False forces the substring scan (the fallback for other
+    databases, also what the benchmark compares against).
     """
     if limit < 1 or offset < 0:
         raise ValueError("limit must be positive and offset not negative")
-    terms, fulltext = _terms(session, filters, fulltext)
-    query, hits = _query(filters, terms, fulltext)
+    terms, mode = _terms(session, filters, fulltext)
+    query, hits = _query(filters, terms, mode)
     total = func.count().over().label("total")
     columns = (Conversation, total) + ((hits.c.matches, hits.c.best_id) if hits is not None else ())
     # execute, not exec: SQLModel's exec would return only the first column.
@@ -184,8 +188,10 @@ def search_conversations(
     best_ids = [row[3] for row in found] if hits is not None else []
     if hits is None:
         snippets: dict[int, str] = {}
-    elif fulltext:
+    elif mode == "fts5":
         snippets = _fts_snippets(session, terms, best_ids)
+    elif mode == "tsearch":
+        snippets = _search_pg().snippets(session, terms, best_ids)
     else:
         snippets = _like_snippets(session, terms, best_ids)
     counts, tags, golden = page_extras(session=session, conversation_ids=[row[0].id for row in found])
@@ -208,28 +214,44 @@ def search_ids(
     *, session: Session, filters: SearchFilters, limit: int, fulltext: bool | None = None
 ) -> list[int]:
     """The ids of the conversations matching, in page order, up to `limit` (for exports)."""
-    terms, fulltext = _terms(session, filters, fulltext)
-    query, _ = _query(filters, terms, fulltext)
+    terms, mode = _terms(session, filters, fulltext)
+    query, _ = _query(filters, terms, mode)
     return list(session.exec(query.with_only_columns(Conversation.id).limit(limit)).all())
 
 
-def _terms(session: Session, filters: SearchFilters, fulltext: bool | None) -> tuple[list[Term], bool]:
+_FULLTEXT = {"sqlite": "fts5", "postgresql": "tsearch"}
+
+
+def _terms(session: Session, filters: SearchFilters, fulltext: bool | None) -> tuple[list[Term], Mode]:
+    """The parsed terms and how to match them: "fts5", "tsearch" or "like"."""
     terms = parse_terms(filters.text) if filters.text.strip() else []
     if filters.text.strip() and not terms:
         raise QueryError("Type at least one word (letters or digits) to search for.")
-    if fulltext is None:
-        fulltext = session.get_bind().dialect.name == "sqlite"
-    return terms, fulltext
+    native = _FULLTEXT.get(session.get_bind().dialect.name, "like")
+    return terms, native if fulltext is not False else "like"
 
 
-def _query(filters: SearchFilters, terms: list[Term], fulltext: bool) -> tuple[Any, Any]:
+def _search_pg() -> Any:
+    # Imported on use: search_pg builds on this module's terms and markers.
+    from chatbot.store import search_pg
+
+    return search_pg
+
+
+def _query(filters: SearchFilters, terms: list[Term], mode: Mode) -> tuple[Any, Any]:
     """The filtered, ordered conversations (columns chosen by the caller) and the hits
     subquery it joins, None without text."""
     recency = (col(Conversation.updated_at).desc(), col(Conversation.id).desc())
     query = select(Conversation).where(*_conditions(filters))
     if not terms:
         return query.order_by(*recency), None
-    hits = _fts_hits(terms, filters.order == "relevance") if fulltext else _like_hits(terms)
+    ranked = filters.order == "relevance"
+    if mode == "fts5":
+        hits = _fts_hits(terms, ranked)
+    elif mode == "tsearch":
+        hits = _search_pg().hits(terms, ranked)
+    else:
+        hits = _like_hits(terms)
     query = query.join(hits, hits.c.cid == Conversation.id)
     if filters.order == "relevance":
         return query.order_by(hits.c.best, *recency), hits

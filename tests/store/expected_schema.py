@@ -107,6 +107,16 @@ EXPECTED_INDEXES = {
     "check_result": set(),
 }
 
+# PostgreSQL's full-text search index (migration 0007_message_search_pg), an expression
+# index: reflected with the expression in place of a column name.
+SEARCH_INDEX = ("ix_message_content_fts", ("to_tsvector('chatbot_english'::regconfig, content)",))
+
+
+def expected_indexes(engine: Engine, table: str) -> set[tuple[str, tuple[str, ...]]]:
+    extra = {SEARCH_INDEX} if table == "message" and engine.dialect.name == "postgresql" else set()
+    return EXPECTED_INDEXES[table] | extra
+
+
 EXPECTED_FOREIGN_KEYS = {
     "conversation": set(),
     "message": {("conversation_id", "conversation", "id", "CASCADE")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 
 from chatbot.store import (
     add_message,
@@ -103,6 +103,15 @@ def test_stemming_and_diacritics(engine):
     assert found(engine, text="cafe muller") == {cid}
 
 
+def test_stemming_on_every_backend(engine):
+    # FTS5's porter on SQLite, PostgreSQL's english snowball stemmer (no accent folding).
+    cid, _ = make(engine, ("user", "Two refunds for the Café Müller order"), ("assistant", "Refunding now"))
+    assert found(engine, text="refund") == {cid}
+    assert found(engine, text="refunded orders") == {cid}
+    assert found(engine, text="Café Müller") == {cid}
+    assert find(engine, text="refunds").rows[0].matches == 2
+
+
 # -- turning free text into a safe query ------------------------------------------------------
 
 
@@ -131,11 +140,16 @@ def test_limits_are_clear_errors():
         "content:refund", "^refund", "refund*", "refund **", "re*und", "-refund", "+refund",
         "refund\x00order", "col:", "'; DROP TABLE message; --", "ｒｅｆｕｎｄ", "退款", "🙂 refund",
         "refund \\", "\u200brefund", "a" * 200,
+        # tsquery syntax on PostgreSQL
+        "&", "|", "!", ":*", "<->", "refund & order", "refund | order", "!refund", "refund:*",
+        "refund:A", "refund:*A", "(refund | order) & !x", "refund <-> order", "refund <2> order",
+        "'refund'", "''", "'refund:*'", "\\", "refund\\", "\\'refund", "ref\\*", '"refund & order"*',
+        "'; SELECT pg_sleep(10); --", "$$refund$$", "E'\\x27'", "%", "refund%", "_",
     ],
 )
 def test_hostile_queries_never_raise_fts_errors(engine, query):
     make(engine, ("user", "refund and order NOT shipped"))
-    for fulltext in (True, False) if engine.dialect.name == "sqlite" else (False,):
+    for fulltext in (True, False):
         if any(ch.isalnum() for ch in query):
             find(engine, fulltext=fulltext, text=query)  # no OperationalError
         else:  # at worst, the clear refusal
@@ -158,7 +172,6 @@ def test_operators_are_plain_words(engine):
     assert found(engine, text="NOT") == {words}
 
 
-@pytest.mark.sqlite_only  # FTS5
 def test_phrase_and_prefix_match_what_they_say(engine):
     phrase, _ = make(engine, ("user", "the tracking number is wrong"))
     apart, _ = make(engine, ("user", "number one: tracking is wrong"))
@@ -167,6 +180,22 @@ def test_phrase_and_prefix_match_what_they_say(engine):
     assert found(engine, text="track*") == {phrase, apart}
     assert found(engine, text="track") == {phrase, apart}  # porter: tracking -> track
     assert found(engine, text="trac") == set()
+    assert found(engine, text='"number tracking"') == set()
+    assert found(engine, text='"tracking num"*') == {phrase}
+    assert found(engine, text='"wrong tracking"*') == set()
+    assert found(engine, text="numb* wro*") == {phrase, apart}
+
+
+def test_tsquery_syntax_in_the_text_is_plain_words(engine):
+    plain, _ = make(engine, ("user", "refund the order"))
+    other, _ = make(engine, ("user", "order shipped"))
+    assert found(engine, text="refund | shipped") == set()  # both words, not either
+    assert found(engine, text="!refund") == {plain}  # not a negation
+    assert found(engine, text="refund:*") == {plain}
+    assert found(engine, text="refun:*") == {plain}  # a prefix, as `refun*`
+    assert found(engine, text="order & !refund") == {plain}
+    assert found(engine, text="(order)") == {plain, other}
+    assert found(engine, text="ship <-> order") == {other}  # no phrase operator: both words, any order
 
 
 # -- results -------------------------------------------------------------------------------
@@ -292,13 +321,14 @@ def test_empty_database(engine):
 
 
 def test_postgresql_finds_the_conversations_sqlite_finds(tmp_path, postgres_server):
-    # The same data on both backends: FTS5 on SQLite, the ILIKE scan on PostgreSQL.
+    # The same data on both backends: FTS5 on SQLite, tsvector and tsquery on PostgreSQL.
     from chatbot.store import make_engine, migrate
 
     searches = [
         {"text": "refund"}, {"text": '"order 1042"'}, {"text": "ORDER", "persona": "billing"},
         {"text": "order", "status": "partial"}, {"text": "Café"}, {"text": "ship*"},
-        {"text": "refund", "order": "recent"}, {"text": "nowhere"},
+        {"text": "refund", "order": "recent"}, {"text": "refunds"}, {"text": "shipping"},
+        {"text": '"order shipped"'}, {"text": "is"}, {"text": "nowhere"},
     ]
     results = []
     with postgres_server.database(template="migrated") as url:
@@ -316,3 +346,33 @@ def test_postgresql_finds_the_conversations_sqlite_finds(tmp_path, postgres_serv
     sqlite, postgresql = results
     assert postgresql == sqlite
     assert all(sqlite[:-1]) and sqlite[-1] == []
+
+
+def test_postgresql_match_uses_the_gin_index(postgres_server):
+    from chatbot.store import make_engine
+    from chatbot.store.search_pg import hits
+
+    with postgres_server.database(template="migrated") as url:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                indexes = {i["name"]: i for i in inspect(connection).get_indexes("message")}
+            assert "to_tsvector('chatbot_english'" in indexes["ix_message_content_fts"]["expressions"][0]
+
+            cid, _ = make(engine, ("user", "refund please"))
+            with write_session(engine) as session:
+                session.exec(text(
+                    "INSERT INTO message (conversation_id, position, role, content, status,"
+                    " created_at, updated_at) SELECT :cid, g, 'user', 'filler text ' || g,"
+                    " 'complete', now(), now() FROM generate_series(10, 5009) g"
+                ), params={"cid": cid})
+                session.exec(text("ANALYZE message"))
+            statement = select(hits(parse_terms("refunds"), ranked=True)).compile(engine)
+            with engine.begin() as connection:
+                # Whether the planner *can* use it: a seq scan is never "cheaper" now.
+                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = connection.exec_driver_sql("EXPLAIN " + statement.string, statement.params).all()
+            assert "ix_message_content_fts" in "\n".join(row[0] for row in plan)
+            assert found(engine, text="refunds") == {cid}
+        finally:
+            engine.dispose()
