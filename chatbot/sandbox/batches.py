@@ -192,12 +192,17 @@ class BatchStore:
         with self._lock:
             return self._batches.get(batch_id) or _not_found(batch_id)
 
+    def _find(self, batch_id: str) -> Batch | ApiError:
+        """The batch, or the API's 404 for it (callers hold the lock)."""
+        batch = self._batches.get(batch_id)
+        return _not_found(batch_id) if batch is None else batch
+
     def poll(self, batch_id: str) -> Batch | ApiError:
         """A retrieve: processes the next share of the batch, or ends a cancel."""
         with self._lock:
-            batch = self._batches.get(batch_id)
-            if batch is None:
-                return _not_found(batch_id)
+            batch = self._find(batch_id)
+            if isinstance(batch, ApiError):
+                return batch
             if batch.ended_at is None and self.clock() >= batch.created_at + EXPIRES_AFTER:
                 self._end_remaining(batch, "expired")
             elif batch.ended_at is None:
@@ -208,9 +213,9 @@ class BatchStore:
 
     def cancel(self, batch_id: str) -> Batch | ApiError:
         with self._lock:
-            batch = self._batches.get(batch_id)
-            if batch is None:
-                return _not_found(batch_id)
+            batch = self._find(batch_id)
+            if isinstance(batch, ApiError):
+                return batch
             if batch.ended_at is not None:
                 return invalid_request(f"message batch {batch_id} has already ended and cannot be canceled")
             if batch.cancel_initiated_at is None:
@@ -219,9 +224,9 @@ class BatchStore:
 
     def delete(self, batch_id: str) -> dict[str, str] | ApiError:
         with self._lock:
-            batch = self._batches.get(batch_id)
-            if batch is None:
-                return _not_found(batch_id)
+            batch = self._find(batch_id)
+            if isinstance(batch, ApiError):
+                return batch
             if batch.ended_at is None:
                 return invalid_request(
                     f"message batch {batch_id} is still processing; cancel it and wait for it to end before deleting it"
@@ -231,9 +236,9 @@ class BatchStore:
 
     def results(self, batch_id: str) -> bytes | ApiError:
         with self._lock:
-            batch = self._batches.get(batch_id)
-            if batch is None:
-                return _not_found(batch_id)
+            batch = self._find(batch_id)
+            if isinstance(batch, ApiError):
+                return batch
             if batch.ended_at is None:
                 return invalid_request(
                     f"message batch {batch_id} has not finished processing (processing_status: {batch.status}); "

@@ -169,12 +169,17 @@ def test_concurrent_migrate_from_processes(blank_url: str) -> None:
         engine.dispose()
 
 
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """The schema as an earlier release left it."""
+    config = alembic_config()
+    with locked_migration_connection(engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
 def test_an_old_database_keeps_its_data_when_upgraded(blank_engine: Engine) -> None:
     """A database left at 0001 by an earlier release, with conversations in it."""
-    config = alembic_config()
-    with locked_migration_connection(blank_engine) as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001_initial")
+    upgrade_to(blank_engine, "0001_initial")
     with blank_engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO conversation (id, title, title_locked, persona, persona_vars, owner,"
@@ -199,10 +204,7 @@ def test_an_old_database_keeps_its_data_when_upgraded(blank_engine: Engine) -> N
 
 def test_a_database_at_0002_gains_empty_persona_tables(blank_engine: Engine) -> None:
     """A database left at 0002 by the release before personas were stored."""
-    config = alembic_config()
-    with locked_migration_connection(blank_engine) as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002_message_context_dropped")
+    upgrade_to(blank_engine, "0002_message_context_dropped")
     with blank_engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO conversation (id, title, title_locked, persona, persona_version,"
@@ -221,10 +223,7 @@ def test_a_database_at_0002_gains_empty_persona_tables(blank_engine: Engine) -> 
 
 def test_replay_runs_from_before_0006_read_as_live(blank_engine: Engine) -> None:
     """Runs stored before offline replays existed were all sent live, one call a turn."""
-    config = alembic_config()
-    with locked_migration_connection(blank_engine) as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005_qa")
+    upgrade_to(blank_engine, "0005_qa")
     with blank_engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO replay_run (id, label, status, conversation_ids, check_ids, turns_total,"
