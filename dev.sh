@@ -28,10 +28,11 @@ cmd=${1:-app}
 shift || true
 setup
 case "$cmd" in
-  app)     exec "$VENV/bin/python" -m streamlit run streamlit_app.py "$@" ;;
+  app)     exec "$VENV/bin/python" -m streamlit run server.py "$@" ;;
   test)    exec "$VENV/bin/python" -m pytest "$@" ;;
   bench)   exec "$VENV/bin/python" -m benchmarks "$@" ;;
   sandbox) exec "$VENV/bin/python" -m chatbot.sandbox "$@" ;;
+  users)   exec "$VENV/bin/python" -m chatbot users "$@" ;;
   setup)   echo "environment ready in $VENV" ;;
   *) echo "usage: ./dev.sh [app|test|bench|sandbox|setup]" >&2; exit 2 ;;
 esac

@@ -1,15 +1,20 @@
-"""Entry point: page config, navigation and the frame every page shares."""
+"""The router and frame: page config, the sign-in gate, navigation by role, the shared
+sidebar. Served through `server.py` (the ASGI gate and cookie routes around it)."""
 
 import logging
 
 import streamlit as st
 
+from chatbot.ui.account_menu import account_menu
+from chatbot.ui.gate import signed_in_actor
+from chatbot.ui.navigation import anonymous_pages, pages_for
 from chatbot.ui.resources import get_runtime
+from chatbot.ui.signin_page import sign_in_page
 
 st.set_page_config(page_title="Support assistant", page_icon=":material/support_agent:", layout="wide")
 
 try:
-    get_runtime()
+    runtime = get_runtime()
 except ValueError as error:  # a bad setting: our messages name it and say what is expected
     st.error(f"The app could not start: {error}. Fix the setting (README, Configuration) and reload.")
     st.stop()
@@ -21,16 +26,11 @@ except Exception as error:  # the database or the sandbox: details go to the ser
     )
     st.stop()
 
-pages = {
-    "Support": [st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)],
-    "Admin": [
-        st.Page("pages/personas.py", title="Personas", icon=":material/badge:"),
-        st.Page("pages/usage.py", title="Usage", icon=":material/monitoring:"),
-    ],
-    "QA": [
-        st.Page("pages/qa_conversations.py", title="Conversations", icon=":material/manage_search:"),
-        st.Page("pages/qa_replays.py", title="Replays", icon=":material/replay:"),
-        st.Page("pages/qa_checks.py", title="Checks", icon=":material/rule:"),
-    ],
-}
-st.navigation(pages).run()
+actor = signed_in_actor(runtime)
+if actor is None:
+    # Only the sign-in page, at every address; no navigation, no data.
+    st.navigation(anonymous_pages(lambda: sign_in_page(runtime)), position="hidden").run()
+    st.stop()
+
+account_menu(runtime, actor)
+st.navigation(pages_for(actor)).run()

@@ -28,7 +28,7 @@ from chatbot import store
 from chatbot.store.qa_records import ConversationRecord, load_records
 
 from .conversation_import import FORMAT, VERSION, ImportResult, import_document, parse_document
-from .usage import csv_cell  # one CSV-injection guard for every export
+from chatbot.spreadsheet import csv_cell  # one CSV-injection guard for every export
 
 MESSAGE_FIELDS = (
     "id", "position", "role", "content", "status", "error", "model", "input_tokens",

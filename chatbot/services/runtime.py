@@ -18,6 +18,8 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth.identity import Identity, build_identity
+from chatbot.auth.settings import load_auth_settings
 from chatbot.config import AppSettings, load_app_settings
 from chatbot.llm import LLMClient, load_client_settings
 from chatbot.llm.cache import MemoryCache
@@ -37,6 +39,7 @@ from .qa import QAService
 from .replay import ReplayService
 from .scratch import ScratchChat
 from .summary import SummaryService
+from .usage import UsageService
 
 log = logging.getLogger("chatbot.runtime")
 
@@ -57,6 +60,8 @@ class Runtime:
     replays: ReplayService
     qa: QAService
     exports: Exports
+    identity: Identity
+    usage: UsageService
     redis: Redis | None = None  # the shared client when CHATBOT_REDIS_URL is set
 
     @property
@@ -77,6 +82,7 @@ def build_runtime(
     environ: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env"
 ) -> Runtime:
     settings = load_app_settings(environ, dotenv_path=dotenv_path)
+    auth_settings = load_auth_settings(environ, dotenv_path=dotenv_path)
     client_settings = load_client_settings(environ, dotenv_path=dotenv_path)
     redis_client = None
     if settings.redis_url:
@@ -94,6 +100,7 @@ def build_runtime(
         log.info("no ANTHROPIC_API_KEY set: using the built-in sandbox at %s", url)
     engine = store.make_engine(settings.database_url)
     store.migrate(engine)
+    identity = build_identity(engine, auth_settings)
     with store.write_session(engine) as session:
         closed = store.mark_stale_streaming_as_partial(
             session=session,
@@ -163,5 +170,7 @@ def build_runtime(
         ),
         qa=QAService(engine, personas),
         exports=Exports(engine),
+        identity=identity,
+        usage=UsageService(engine),
         redis=redis_client,
     )

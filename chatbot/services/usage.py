@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from chatbot import store
 from chatbot.errors import InputError
+from chatbot.spreadsheet import csv_cell
 from chatbot.store import ApiCall, ApiCallOutcome
 
 GroupBy = Literal["model", "purpose", "owner"]
@@ -61,8 +62,6 @@ CSV_COLUMNS = (
     "cache_hit",
     "cost_usd",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -272,17 +271,3 @@ def _timeline_row(start: datetime, model: str, rows: list[ApiCall]) -> TimelineR
         cost_usd=math.fsum(row.cost_usd for row in rows if row.cost_usd is not None),
         unpriced_calls=sum(1 for row in rows if row.cost_usd is None),
     )
-
-
-def csv_cell(value: object) -> object:
-    """A value as a CSV cell: ISO UTC times, true/false, and text a spreadsheet would
-    run as a formula defused. The one guard for every CSV the app writes."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # shown as text, never run (OWASP "CSV injection")
-    return value

@@ -53,6 +53,14 @@ from chatbot.store.models import (
     utc_now,
 )
 from chatbot.store.ops_models import AppSetting, Budget, BudgetAlert, TicketSummary
+from chatbot.store.auth_models import (
+    PLACEHOLDER_USERNAME,
+    SYSTEM_USERNAME,
+    AuditEntry,
+    AuthSession,
+    SignInFailure,
+    User,
+)
 from chatbot.store.qa_models import (
     Annotation,
     CheckResult,
@@ -79,6 +87,12 @@ from chatbot.store.personas import (
 )
 
 __all__ = [
+    "PLACEHOLDER_USERNAME",
+    "SYSTEM_USERNAME",
+    "AuditEntry",
+    "AuthSession",
+    "SignInFailure",
+    "User",
     "Annotation",
     "ApiCall",
     "ApiCallOutcome",

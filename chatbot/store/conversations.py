@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from sqlmodel import Session, col, select
 
 from chatbot.store.errors import NotFoundError
-from chatbot.store.models import Conversation, utc_now
+from chatbot.store.models import PLACEHOLDER_USERNAME, Conversation, utc_now
 
 MAX_TITLE_LENGTH = 200
 AUTO_TITLE_LENGTH = 60
@@ -22,7 +22,7 @@ def create_conversation(
     session: Session,
     persona: str,
     persona_vars: Mapping[str, str] | None = None,
-    owner: str = "agent",
+    owner: str = PLACEHOLDER_USERNAME,
     title: str | None = None,
     persona_version: int | None = None,
 ) -> Conversation:

@@ -31,6 +31,11 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 DEFAULT_TITLE = "New conversation"
+# Owner of every row written before sign-in existed (migration 0008): one shared account
+# that cannot sign in, whose conversations an admin can hand to a real person.
+PLACEHOLDER_USERNAME = "before-sign-in"
+# Rows the application writes on its own behalf (shipped personas seeded at start).
+SYSTEM_USERNAME = "system"
 
 
 class MessageRole(StrEnum):
@@ -108,7 +113,7 @@ class Conversation(SQLModel, table=True):
     persona_vars: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(MutableDict.as_mutable(JSON), nullable=False)
     )
-    owner: str = Field(default="agent", nullable=False)
+    owner: str = Field(default=PLACEHOLDER_USERNAME, nullable=False)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()  # bumped whenever a message is added or changed
     archived: bool = Field(default=False, nullable=False)
@@ -195,7 +200,7 @@ class ApiCall(SQLModel, table=True):
             nullable=True,
         ),
     )
-    owner: str = Field(default="agent", nullable=False)
+    owner: str = Field(default=PLACEHOLDER_USERNAME, nullable=False)
     purpose: str = Field(default="chat", nullable=False)
     model: str = Field(nullable=False)
     outcome: str = Field(nullable=False)  # an ApiCallOutcome

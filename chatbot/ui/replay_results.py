@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from chatbot.errors import ChatbotError
-from chatbot.services.exports import csv_cell
+from chatbot.spreadsheet import csv_cell
 from chatbot.services.replay import RunProgress
 from chatbot.services.replay_views import TurnComparison
 from chatbot.services.runtime import Runtime

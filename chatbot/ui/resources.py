@@ -9,7 +9,7 @@ import streamlit as st
 from chatbot.services.runtime import Runtime, build_runtime
 
 
-def _log_to_stderr() -> None:
+def log_to_stderr() -> None:
     # Streamlit configures only its own loggers; give ours a handler once, so retries,
     # failures and the sandbox notice reach the server's console.
     logger = logging.getLogger("chatbot")
@@ -24,5 +24,5 @@ def _log_to_stderr() -> None:
 def get_runtime() -> Runtime:
     """One runtime per process: engine, pooled HTTP client, reply workers (and the sandbox
     when no key is set). Thread-safe by construction; never stored in session state."""
-    _log_to_stderr()
+    log_to_stderr()
     return build_runtime()

@@ -12,7 +12,10 @@ from typing import TypeVar
 
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.errors import ChatbotError
+
+from .gate import current_actor
 
 T = TypeVar("T")
 
@@ -46,9 +49,13 @@ def open_conversation(conversation_id: int | None) -> None:
     set_query_id(_CONVERSATION, conversation_id)
 
 
+def actor() -> Actor:
+    """The signed-in person this run acts for (set by the sign-in gate)."""
+    return current_actor()
+
+
 def owner() -> str:
-    # Until sign-in lands every session is the same agent.
-    return "agent"
+    return current_actor().username
 
 
 def flash(kind: str, message: str) -> None:

@@ -1,5 +1,7 @@
-"""The real app under `streamlit run` in sandbox mode, and a Chromium page on it, for the
-browser tests. Chromium is Debian's (`apt-get install chromium`), driven by Playwright."""
+"""The real app under `streamlit run server.py` in sandbox mode, and a Chromium page on
+it signed in through the sign-in form, for the browser tests. Chromium is Debian's
+(`apt-get install chromium`), driven by Playwright. Accounts are made with the operators'
+CLI (`python -m chatbot users add`), as an operator would."""
 
 from __future__ import annotations
 
@@ -31,17 +33,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def running_app(data: Path, **settings: str) -> Iterator[str]:
-    """The app on a free port with a fresh data dir and `settings` (CHATBOT_* variables),
-    no key (sandbox mode); yields its URL once it answers its health check."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CHATBOT_"))}
+PASSWORD = "correct horse battery staple"
+# The accounts every browser test app has (made with the CLI before the server starts).
+ACCOUNTS = {"agent": "agent", "agent2": "agent", "qa": "qa", "admin": "admin"}
+
+
+def app_env(data: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CHATBOT_", "STREAMLIT_"))}
     env.update(CHATBOT_DATA_DIR=str(data), **settings)
+    return env
+
+
+def cli(data: Path, *args: str, password: str | None = None, **settings: str) -> subprocess.CompletedProcess:
+    """`python -m chatbot ...` on the app's data dir, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "chatbot", *args], cwd=data, env=app_env(data, **settings),
+        input=(password + "\n") if password is not None else None, capture_output=True, text=True, timeout=120,
+    )
+
+
+@contextmanager
+def running_app(data: Path, accounts: dict[str, str] | None = ACCOUNTS, **settings: str) -> Iterator[str]:
+    """The app on a free port with a fresh data dir and `settings` (CHATBOT_* variables),
+    no key (sandbox mode), and `accounts` (username -> role; password PASSWORD); yields
+    its URL once it answers its health check. The server's log is `data/server.log`."""
+    port = free_port()
+    env = app_env(data, **settings)
+    for username, role in (accounts or {}).items():
+        made = cli(data, "users", "add", username, "--role", role, "--password-stdin", password=PASSWORD, **settings)
+        assert made.returncode == 0, made.stderr
+    log = open(data / "server.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"),
          "--server.port", str(port), "--server.headless", "true"],
-        cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=data, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,27 +79,49 @@ def running_app(data: Path, **settings: str) -> Iterator[str]:
                         break
                 except httpx.TransportError:
                     if process.poll() is not None:
-                        raise RuntimeError(process.stderr.read().decode()) from None
+                        raise RuntimeError((data / "server.log").read_text()) from None
         yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
+
+
+def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    """Through the sign-in form, as a person types it."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 @contextmanager
-def browser_page(url: str) -> Iterator[object]:
-    """A page on the app's chat, ready for input; `page.dialogs` collects any alert()."""
+def browser(viewport: dict[str, int] | None = None) -> Iterator[object]:
+    """A fresh Chromium context (its own cookies: another person's browser)."""
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
+        chromium = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            chromium.close()
+
+
+@contextmanager
+def browser_page(url: str, user: str | None = "agent", ready: str = "textarea") -> Iterator[object]:
+    """A page on the app signed in as `user` (None: left at the sign-in form), waiting
+    for `ready`; `page.dialogs` collects any alert()."""
+    with browser() as context:
+        page = context.new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.dialogs = dialogs
         page.goto(url)
-        page.wait_for_selector("textarea", timeout=60_000)
+        page.wait_for_selector("text=Sign in to continue", timeout=60_000)
+        if user is not None:
+            sign_in(page, user)
+            page.wait_for_selector(ready, timeout=60_000)
         yield page
-        browser.close()

@@ -57,6 +57,16 @@ EXPECTED_COLUMNS = {
         "ttft_ms", "total_ms", "request_id", "created_at",
     },
     "check_result": {"id", "result_id", "check_id", "passed", "detail"},
+    "app_user": {
+        "id", "username", "display_name", "email", "role", "active", "password_hash", "source",
+        "sso_subject", "created_at", "updated_at", "last_sign_in_at",
+    },
+    "auth_session": {
+        "id", "user_id", "method", "token_hash", "handoff_hash", "handoff_expires_at", "sso_key",
+        "address", "created_at", "last_seen_at", "expires_at", "ended_at", "end_reason",
+    },
+    "sign_in_failure": {"id", "username", "address", "created_at"},
+    "audit_entry": {"id", "created_at", "actor", "role", "address", "action", "target", "detail"},
 }  # fmt: skip
 
 # The FTS5 search table and the shadow tables SQLite keeps for it (migration 0005_qa).
@@ -105,6 +115,17 @@ EXPECTED_INDEXES = {
     "replay_run": {("ix_replay_run_created_at", ("created_at",))},
     "replay_result": set(),
     "check_result": set(),
+    "app_user": set(),
+    "auth_session": {("ix_auth_session_user_id", ("user_id",))},
+    "sign_in_failure": {
+        ("ix_sign_in_failure_username", ("username", "created_at")),
+        ("ix_sign_in_failure_address", ("address", "created_at")),
+    },
+    "audit_entry": {
+        ("ix_audit_entry_created_at", ("created_at",)),
+        ("ix_audit_entry_actor", ("actor", "created_at")),
+        ("ix_audit_entry_action", ("action", "created_at")),
+    },
 }
 
 # PostgreSQL's full-text search index (migration 0007_message_search_pg), an expression
@@ -147,6 +168,10 @@ EXPECTED_FOREIGN_KEYS = {
         ("result_id", "replay_result", "id", "CASCADE"),
         ("check_id", "qa_check", "id", "CASCADE"),
     },
+    "app_user": set(),
+    "auth_session": {("user_id", "app_user", "id", "CASCADE")},
+    "sign_in_failure": set(),
+    "audit_entry": set(),
 }
 
 EXPECTED_UNIQUE_CONSTRAINTS = {
@@ -183,4 +208,15 @@ EXPECTED_UNIQUE_CONSTRAINTS = {
         {"name": "uq_replay_result_run_source", "column_names": ["run_id", "source_message_id"]}
     ],
     "check_result": [{"name": "uq_check_result_once", "column_names": ["result_id", "check_id"]}],
+    "app_user": [
+        {"name": "uq_app_user_username", "column_names": ["username"]},
+        {"name": "uq_app_user_sso_subject", "column_names": ["sso_subject"]},
+    ],
+    "auth_session": [
+        {"name": "uq_auth_session_token_hash", "column_names": ["token_hash"]},
+        {"name": "uq_auth_session_handoff_hash", "column_names": ["handoff_hash"]},
+        {"name": "uq_auth_session_sso_key", "column_names": ["sso_key"]},
+    ],
+    "sign_in_failure": [],
+    "audit_entry": [],
 }

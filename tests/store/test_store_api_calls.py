@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine
 
 from chatbot.store import (
+    PLACEHOLDER_USERNAME,
     ApiCallOutcome,
     Conversation,
     list_api_calls,
@@ -24,7 +25,7 @@ def test_record_api_call_defaults(engine: Engine) -> None:
     with read_session(engine) as session:
         [loaded] = list_api_calls(session=session)
     assert loaded.id == call.id
-    assert (loaded.owner, loaded.purpose, loaded.outcome) == ("agent", "chat", ApiCallOutcome.ERROR)
+    assert (loaded.owner, loaded.purpose, loaded.outcome) == (PLACEHOLDER_USERNAME, "chat", ApiCallOutcome.ERROR)
     assert (loaded.status_code, loaded.error_type) == (529, "overloaded_error")
     assert (loaded.input_tokens, loaded.output_tokens) == (0, 0)
     assert (loaded.cache_creation_input_tokens, loaded.cache_read_input_tokens) == (0, 0)

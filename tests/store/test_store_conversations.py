@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine
 
 from chatbot.store import (
+    PLACEHOLDER_USERNAME,
     DEFAULT_TITLE,
     Conversation,
     NotFoundError,
@@ -53,7 +54,7 @@ def test_create_conversation_defaults(engine: Engine) -> None:
         loaded = get_conversation(session=session, conversation_id=conversation.id)
     assert loaded.title == DEFAULT_TITLE and not loaded.title_locked
     assert loaded.persona_vars == {"customer_name": "Ada"}
-    assert loaded.owner == "agent" and not loaded.archived and loaded.persona_version is None
+    assert loaded.owner == PLACEHOLDER_USERNAME and not loaded.archived and loaded.persona_version is None
     assert loaded.created_at == loaded.updated_at
     assert loaded.created_at.tzinfo is UTC
 

@@ -25,7 +25,7 @@ from expected_schema import (
     expected_tables,
 )
 
-HEAD = "0007_message_search_pg"
+HEAD = "0008_identity"
 
 
 def _head() -> str:
@@ -65,7 +65,8 @@ def test_blank_database_migrates_to_the_expected_schema(blank_engine: Engine) ->
             {"name": u["name"], "column_names": u["column_names"]}
             for u in inspector.get_unique_constraints(table)
         ]
-        assert uniques == EXPECTED_UNIQUE_CONSTRAINTS[table], table
+        by_name = lambda u: u["name"]  # noqa: E731  (backends list them in different orders)
+        assert sorted(uniques, key=by_name) == sorted(EXPECTED_UNIQUE_CONSTRAINTS[table], key=by_name), table
 
     nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("api_call")}
     assert nullable["conversation_id"] and nullable["message_id"]
@@ -237,3 +238,49 @@ def test_replay_runs_from_before_0006_read_as_live(blank_engine: Engine) -> None
     assert rows == [("Old run", "live", None)]
     nullable = {c["name"]: c["nullable"] for c in inspect(blank_engine).get_columns("replay_run")}
     assert not nullable["mode"] and nullable["provider_batch_id"]
+
+
+def test_rows_from_before_sign_in_go_to_the_placeholder_account(blank_engine: Engine) -> None:
+    """Before 0008 every browser was "agent": its rows stay together under one shared
+    account that cannot sign in; rows written by anyone else keep their names."""
+    upgrade_to(blank_engine, "0007_message_search_pg")
+    with blank_engine.begin() as connection:
+        for cid, owner in ((1, "agent"), (2, "imported-bob")):
+            connection.execute(text(
+                "INSERT INTO conversation (id, title, title_locked, persona, persona_vars, owner,"
+                " created_at, updated_at, archived) VALUES (:id, 'Old', FALSE, 'support', '{}',"
+                " :owner, '2026-01-01 00:00:00', '2026-01-01 00:00:00', FALSE)"
+            ), {"id": cid, "owner": owner})
+        connection.execute(text(
+            "INSERT INTO budget (id, \"user\", period, limit_usd, updated_by, updated_at)"
+            " VALUES (1, 'agent', 'day', 5, 'agent', '2026-01-01 00:00:00')"
+        ))
+    migrate(blank_engine)
+    with blank_engine.connect() as connection:
+        owners = connection.execute(text("SELECT id, owner FROM conversation ORDER BY id")).all()
+        budget = connection.execute(text("SELECT \"user\", updated_by FROM budget")).one()
+        users = connection.execute(text("SELECT username, role, active, source, password_hash FROM app_user")).all()
+    assert owners == [(1, "before-sign-in"), (2, "imported-bob")]
+    assert tuple(budget) == ("before-sign-in", "before-sign-in")
+    assert [tuple(u) for u in users] == [("before-sign-in", "agent", True, "placeholder", None)]
+
+
+def test_a_new_database_has_no_placeholder_account(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM app_user")).scalar() == 0
+
+
+def test_the_audit_log_refuses_changes_in_the_database_itself(engine: Engine) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO audit_entry (created_at, actor, role, address, action, target, detail)"
+            " VALUES ('2026-01-01 00:00:00', 'ana', 'admin', '', 'user.role', 'user:bob', 'agent -> admin')"
+        ))
+    for statement in ("UPDATE audit_entry SET actor = 'someone-else'", "DELETE FROM audit_entry"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with engine.begin() as connection:
+                connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["ana"]

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from chatbot.store import (
+    PLACEHOLDER_USERNAME,
     NotFoundError,
     add_message,
     create_conversation,
@@ -194,5 +195,5 @@ def test_records_carry_everything_and_sum_priced_costs(engine, turn):
     assert record.cost_usd == {reply: 0.75}  # the unpriced call adds nothing; the user turn none
     assert [f.owner for f in record.feedback[reply]] == ["ana"] and record.golden is not None
     assert records[0].messages == [] and records[0].golden is None
-    assert owners == ["agent", "bo"]
+    assert owners == [PLACEHOLDER_USERNAME, "bo"]  # create_conversation's default owner
     assert personas == {"billing": [2], "support": []}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatbot.auth.accounts import UserExists
 from chatbot.ui.resources import get_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,19 +36,62 @@ def app_env(tmp_path, monkeypatch, sandbox) -> Iterator[Path]:
     get_runtime.clear()
 
 
-@pytest.fixture
-def new_app(app_env):
-    """A factory for a fresh browser session (a new AppTest is like a reload)."""
+# The people the tests sign in as (made on first use, with a real argon2 hash): each page
+# is tested as the role that uses it.
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {"agent": "agent", "agent2": "agent", "qa": "qa", "admin": "admin"}
 
-    def make(query: dict[str, str] | None = None) -> AppTest:
+
+@pytest.fixture
+def account(app_env):
+    """Make (once) the test account `username` with its role from ACCOUNTS."""
+
+    def make(username: str, role: str | None = None) -> str:
+        identity = get_runtime().identity
+        try:
+            identity.users.create(None, username, role=role or ACCOUNTS[username], password=PASSWORD)
+        except UserExists:
+            pass
+        return username
+
+    return make
+
+
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Through the sign-in form, as a person would."""
+    at.text_input(key="signin-username").input(username)
+    at.text_input(key="signin-password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    return at
+
+
+@pytest.fixture
+def new_app(app_env, account):
+    """A factory for a fresh browser session (a new AppTest is like a reload), signed in
+    through the real sign-in form as `user` (default: an agent)."""
+
+    def make(query: dict[str, str] | None = None, *, user: str = "agent") -> AppTest:
+        account(user)
         at = AppTest.from_file(APP, default_timeout=30)
         for key, value in (query or {}).items():
             at.query_params[key] = value
         at.run()
         assert not at.exception, at.exception
+        assert not at.chat_input, "a chat input rendered before sign-in"
+        sign_in(at, user)
+        assert not at.exception, at.exception
+        assert not at.text_input(key="signin-password") if _has(at, "signin-password") else True
         return at
 
     return make
+
+
+def _has(at: AppTest, key: str) -> bool:
+    try:
+        at.text_input(key=key)
+    except KeyError:
+        return False
+    return True
 
 
 @pytest.fixture

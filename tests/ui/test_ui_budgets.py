@@ -54,7 +54,7 @@ def texts(elements) -> list[str]:
 @pytest.fixture
 def usage(new_app, db):
     """The usage page of a fresh app (its database exists, so calls can be added)."""
-    return open_page(new_app(), USAGE)
+    return open_page(new_app(user="admin"), USAGE)
 
 
 def test_a_budget_set_on_the_usage_page_shows_its_status_and_alerts(usage, db):
@@ -122,7 +122,7 @@ def test_the_over_budget_policy_is_saved(usage, db, new_app):
 
     assert any("refuse new messages" in s for s in texts(at.success))
     assert db("SELECT value FROM app_setting WHERE key = 'over_budget_chat'") == [('"stop"',)]
-    reloaded = open_page(new_app(), USAGE)  # another browser session reads it back
+    reloaded = open_page(new_app(user="admin"), USAGE)  # another browser session reads it back
     assert reloaded.radio(key="budget-policy").value == "stop"
 
 
@@ -150,8 +150,8 @@ def test_over_budget_chat_continues_with_a_warning_under_warn(usage, db):
 
 
 def test_over_budget_chat_is_refused_under_stop_with_nothing_stored(usage, db):
-    spend(db, 6.0, owner="agent")
-    at = save_budget(usage, 5.0, user="agent")
+    spend(db, 6.0, owner="admin")  # the admin who set the budget chats in the same session
+    at = save_budget(usage, 5.0, user="admin")
     at.radio(key="budget-policy").set_value("stop").run()
     open_page(at, CHAT)
     assert any("new messages are refused" in w for w in texts(at.warning))
@@ -159,7 +159,7 @@ def test_over_budget_chat_is_refused_under_stop_with_nothing_stored(usage, db):
     send(at, "Where is order 1042?")
 
     (error,) = at.error
-    assert "The daily budget for agent is used up" in error.value
+    assert "The daily budget for admin is used up" in error.value
     assert "Nothing was sent" in error.value and "ask an admin" in error.value
     assert db("SELECT COUNT(*) FROM message") == [(0,)]
     assert db("SELECT COUNT(*) FROM api_call") == [(1,)]  # only the spend added above

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+from streamlit.testing.v1 import AppTest
+
 from chatbot.personas import SUPPORT
 from chatbot.ui.resources import get_runtime
 
+from conftest import APP
 from ui_helpers import conversation_id, send, transcript
 
 PERSONA = SUPPORT
@@ -22,7 +25,7 @@ def test_first_page_is_the_chat_with_greeting_and_suggestions(new_app):
     assert suggestions == list(PERSONA.suggestions)
     assert not at.chat_input(key="prompt").disabled
     assert "c" not in at.query_params
-    assert at.sidebar.caption[0].value == "No conversations yet."
+    assert "No conversations yet." in [c.value for c in at.sidebar.caption]
 
 
 def test_a_suggestion_button_sends_its_text(new_app, sandbox):
@@ -140,9 +143,9 @@ def test_input_over_the_limit_is_refused_and_kept_for_the_agent(new_app, sandbox
 
 
 
-def test_a_bad_setting_is_shown_not_a_traceback(new_app, monkeypatch):
+def test_a_bad_setting_is_shown_not_a_traceback(app_env, monkeypatch):
     monkeypatch.setenv("CHATBOT_READ_TIMEOUT", "soon")
-    at = new_app()
+    at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     (error,) = at.error
     assert "CHATBOT_READ_TIMEOUT must be a number" in error.value

@@ -36,7 +36,7 @@ def ok(at: AppTest) -> AppTest:
 
 
 def open_admin(new_app) -> AppTest:
-    at = new_app()
+    at = new_app(user="admin")
     return ok(at.switch_page("pages/personas.py").run())
 
 
@@ -141,7 +141,7 @@ def test_save_draft_adds_a_draft_version_and_new_conversations_keep_the_publishe
     ok(at.button(key="edit-support-v1-save-draft").click().run())
 
     assert [s.value for s in at.success] == ["Saved as a new draft version."]
-    assert versions(db) == [(1, "system", "Shipped default"), (2, "agent", "Warmer tone")]
+    assert versions(db) == [(1, "system", "Shipped default"), (2, "admin", "Warmer tone")]
     assert stored_spec(db, "support", 2) == {**SUPPORT.to_dict(), "template": EDITED}
     assert published(db) == 1
     assert labels(at) == [f"{SUPPORT_LABEL} (published v1 · newer draft)"]
@@ -236,7 +236,7 @@ def test_history_lists_versions_diffs_them_and_restores_an_old_one(new_app, db):
 
     table = history.dataframe[0].value
     assert table[["version", "published", "by", "note"]].to_dict("records") == [
-        {"version": 2, "published": "", "by": "agent", "note": ""},
+        {"version": 2, "published": "", "by": "admin", "note": ""},
         {"version": 1, "published": "✓", "by": "system", "note": "Shipped default"},
     ]
     assert history.selectbox(key="diff-a-support-v2").value == 1
@@ -255,7 +255,7 @@ def test_history_lists_versions_diffs_them_and_restores_an_old_one(new_app, db):
     ok(at.button(key="restore-support").click().run())
 
     assert [s.value for s in at.success] == ["Version 1 was restored as a new draft version."]
-    assert versions(db)[-1] == (3, "agent", "Restored from version 1")
+    assert versions(db)[-1] == (3, "admin", "Restored from version 1")
     assert stored_spec(db, "support", 3) == stored_spec(db, "support", 1) == SUPPORT.to_dict()
     assert published(db) == 1
     assert at.text_area(key="edit-support-v3-template").value == SUPPORT.template

@@ -34,7 +34,7 @@ def test_an_uploaded_file_imports_personas_and_a_second_import_changes_nothing(n
     ok(at.button(key="persona-import").click().run())
 
     assert "Imported: created returns." in [s.value for s in at.success]
-    assert versions(db, "returns") == [(1, "agent", "Imported from returns.yaml")]
+    assert versions(db, "returns") == [(1, "admin", "Imported from returns.yaml")]
     assert published(db, "returns") == 1
     assert stored_spec(db, "returns", 1)["template"] == "You handle returns for {{ shop }}."
     # The picker above the import panel lists it straight away.

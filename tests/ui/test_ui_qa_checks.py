@@ -22,7 +22,7 @@ def open_checks(at: AppTest) -> AppTest:
 
 @pytest.fixture
 def page(new_app) -> AppTest:
-    return open_checks(new_app())
+    return open_checks(new_app(user="qa"))
 
 
 def texts(elements) -> list[str]:
@@ -71,7 +71,7 @@ def test_a_check_created_on_the_page_is_listed(page, db):
 
     assert "Check “Asks for the order number” created." in texts(at.success)
     assert listed(at) == [("Asks for the order number", "Must contain", "contains “order number” (any case)")]
-    assert db("SELECT name, kind, created_by FROM qa_check") == [("Asks for the order number", "contains", "agent")]
+    assert db("SELECT name, kind, created_by FROM qa_check") == [("Asks for the order number", "contains", "qa")]
 
     create(at, "max_length", "Short", max=120, unit="words")
     assert ("Short", "Maximum length", "at most 120 words") in listed(at)

@@ -50,7 +50,7 @@ def run(target) -> AppTest:
 
 
 def test_a_fresh_database_says_where_conversations_come_from(new_app):
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     assert at.title[0].value == "Conversations"
     assert "No conversations yet" in at.info[0].value and "Chat page" in at.info[0].value
@@ -60,7 +60,7 @@ def test_a_fresh_database_says_where_conversations_come_from(new_app):
 def test_search_finds_the_conversation_and_highlights_the_match(new_app):
     refund = chat(new_app, "Where is my refund for order 1042?")
     parcel = chat(new_app, "My parcel never arrived.")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
     assert listed(at) == [parcel, refund]  # newest first without a search
 
     run(at.text_input(key="q").set_value("refund"))
@@ -85,7 +85,7 @@ def test_search_finds_the_conversation_and_highlights_the_match(new_app):
 
 def test_a_search_with_no_word_is_refused_with_a_message(new_app):
     chat(new_app, "hello")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     run(at.text_input(key="q").set_value('*** ""'))
 
@@ -96,7 +96,7 @@ def test_a_search_with_no_word_is_refused_with_a_message(new_app):
 def test_the_search_text_comes_from_the_url(new_app):
     refund = chat(new_app, "Where is my refund?")
     chat(new_app, "Where is my parcel?")
-    at = open_qa(new_app({"q": "refund", "qc": str(refund)}))
+    at = open_qa(new_app({"q": "refund", "qc": str(refund)}, user="qa"))
 
     assert at.text_input(key="q").value == "refund"
     assert listed(at) == [refund]
@@ -118,7 +118,7 @@ def test_each_filter_narrows_the_list(new_app, sandbox):
     runtime.qa.set_golden(ok, True, by="quinn")
     reply = [m for m in runtime.qa.transcript(ok).messages if m.role == "assistant"][0]
     runtime.qa.rate(reply.id, "agent", -1, "too long")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
     assert sorted(listed(at)) == sorted([ok, failed, other])
 
     def narrowed(key: str, value, expected: list[int]) -> None:
@@ -152,7 +152,7 @@ def test_opening_a_conversation_shows_what_each_reply_recorded(new_app, db):
     runtime = get_runtime()
     reply = [m for m in runtime.qa.transcript(cid).messages if m.role == "assistant"][0]
     runtime.qa.rate(reply.id, "agent", 1, "spot on")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     at.button(key=f"qa-open-{cid}").click()
     run(at)
@@ -192,7 +192,7 @@ def test_opening_a_conversation_shows_what_each_reply_recorded(new_app, db):
 def test_a_failed_reply_shows_its_status_and_error(new_app, sandbox):
     sandbox.state.add_faults([{"kind": "status", "status": 400}])
     cid = chat(new_app, "hello")
-    at = open_qa(new_app({}))
+    at = open_qa(new_app({}, user="qa"))
     at.button(key=f"qa-open-{cid}").click()
     run(at)
 
@@ -205,7 +205,7 @@ def test_a_failed_reply_shows_its_status_and_error(new_app, sandbox):
 def test_notes_and_tags_on_the_conversation_and_a_reply_are_saved(new_app, db):
     cid = chat(new_app, "Where is my refund?")
     ((reply,),) = db("SELECT id FROM message WHERE role = 'assistant'")
-    at = open_qa(new_app({"qc": str(cid)}))
+    at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     def add(target: str, kind: str, text: str) -> None:
         at.text_area(key=f"qa-annotation-{target}").set_value(text)
@@ -219,10 +219,10 @@ def test_notes_and_tags_on_the_conversation_and_a_reply_are_saved(new_app, db):
 
     rows = db("SELECT kind, text, created_by, message_id FROM annotation ORDER BY id")
     assert rows == [
-        ("note", "Policy wording is right.", "agent", None),
-        ("tag", "refund", "agent", None),
-        ("note", "Tone is good.", "agent", reply),
-        ("tag", "tone", "agent", reply),
+        ("note", "Policy wording is right.", "qa", None),
+        ("tag", "refund", "qa", None),
+        ("note", "Tone is good.", "qa", reply),
+        ("tag", "tone", "qa", reply),
     ]
     assert "Tag added to this reply." in at.success[0].value
     assert "Policy wording is right\\." in bodies(at) and "Tone is good\\." in bodies(at)
@@ -245,11 +245,11 @@ def test_notes_and_tags_on_the_conversation_and_a_reply_are_saved(new_app, db):
 def test_the_golden_toggle_adds_and_removes_the_case(new_app, db):
     cid = chat(new_app, "Where is my refund?")
     other = chat(new_app, "Another question")
-    at = open_qa(new_app({"qc": str(cid)}))
+    at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     run(at.toggle(key=f"qa-golden-{cid}-False").set_value(True))
 
-    assert db("SELECT conversation_id, added_by FROM golden_case") == [(cid, "agent")]
+    assert db("SELECT conversation_id, added_by FROM golden_case") == [(cid, "qa")]
     assert at.toggle(key=f"qa-golden-{cid}-True").value is True
     assert any("Golden since" in c for c in captions(at))
     run(at.toggle(key="golden").set_value(True))
@@ -263,7 +263,7 @@ def test_the_golden_toggle_adds_and_removes_the_case(new_app, db):
 
 def test_a_conversation_that_is_gone_says_so(new_app):
     chat(new_app, "hello")
-    at = open_qa(new_app({"qc": "999"}))
+    at = open_qa(new_app({"qc": "999"}, user="qa"))
 
     assert "Conversation 999 does not exist" in at.warning[0].value
     at.button(key="qa-close-missing").click()
@@ -277,7 +277,7 @@ def test_results_are_paged_fifty_at_a_time(new_app):
     with store.write_session(runtime.engine) as session:
         for i in range(53):
             store.create_conversation(session=session, persona="support", title=f"Case {i}")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     assert len(listed(at)) == 50 and "1–50 of 53 matching conversations." in captions(at)
     run(at.pagination[0].set_value(2))

@@ -67,7 +67,7 @@ def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimport
     qa.note(cid, "Refund policy case.", by="quinn")
     qa.tag(cid, "refund", by="quinn", message_id=reply.id)
     qa.set_golden(cid, True, by="quinn", note="baseline")
-    at = open_qa(new_app({"qc": str(cid)}))
+    at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     exported = {ext: served[f"qa-export-{cid}-{ext}"] for ext in ("json", "md", "csv")}
     assert [d["file_name"] for d in exported.values()] == [
@@ -106,7 +106,7 @@ def test_the_filtered_set_exports_every_match(new_app, served):
     first = chat(new_app, "Where is my refund?")
     chat(new_app, "My parcel never arrived.")
     second = chat(new_app, "A refund for the blender, please.")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     run(at.text_input(key="q").set_value("refund"))
 
@@ -121,7 +121,7 @@ def test_the_filtered_set_exports_every_match(new_app, served):
 
 def test_a_file_that_is_not_an_export_is_refused_with_the_reason(new_app):
     chat(new_app, "hello")
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
 
     run(at.file_uploader[0].set_value(("notes.json", b"{not json", "application/json")))
     (error,) = at.error
@@ -137,14 +137,14 @@ def test_a_file_that_is_not_an_export_is_refused_with_the_reason(new_app):
 def test_replay_hands_the_open_conversation_and_the_filtered_set_to_the_replays_page(new_app):
     first = chat(new_app, "Where is my refund?")
     second = chat(new_app, "Another refund question")
-    at = open_qa(new_app({"qc": str(first)}))
+    at = open_qa(new_app({"qc": str(first)}, user="qa"))
 
     at.button(key=f"qa-replay-{first}").click()
     run(at)
     assert at.session_state[qa_state.REPLAY_IDS] == [first]
     assert at.title[0].value == "Replays"
 
-    at = open_qa(new_app())
+    at = open_qa(new_app(user="qa"))
     run(at.text_input(key="q").set_value("refund"))
     at.button(key="qa-replay-set").click()
     run(at)
@@ -166,7 +166,7 @@ def test_markup_in_messages_tags_and_notes_stays_inert(new_app):
     qa.tag(cid, "<img src=x onerror=alert(1)>", by="quinn")
     qa.tag(cid, "x] :red[y", by="quinn", message_id=reply.id)
     qa.note(cid, PAYLOAD, by="quinn", message_id=reply.id)
-    at = open_qa(new_app({"qc": str(cid)}))
+    at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     run(at.text_input(key="q").set_value("zebra"))
 

@@ -58,7 +58,7 @@ def names_globex() -> int:
 
 def handed_over(new_app, ids: list[int]) -> AppTest:
     """The Replays page of a session the Conversations page handed `ids` to."""
-    at = new_app()
+    at = new_app(user="qa")
     at.session_state["qa_replay_ids"] = ids
     return open_replays(at)
 
@@ -154,7 +154,7 @@ def test_pass_rates_show_a_draft_that_does_worse_than_the_version_before(new_app
     second = replays.start([cid], ReplayTarget("support", initech), [check], by="qa")
     finish(second)
 
-    at = open_replays(new_app())
+    at = open_replays(new_app(user="qa"))
     table = at.dataframe[0].value
     assert list(table["version"]) == [f"support v{initech} (draft)", f"support v{globex} (draft)"]
     assert list(table["pass rate (%)"]) == [0.0, 100.0]
@@ -171,7 +171,7 @@ def test_the_golden_set_replays_against_a_draft_in_one_click(new_app, db):
     conversation(new_app, "Not a regression case.")
     runtime = get_runtime()
     runtime.qa.set_golden(golden, True, by="qa")
-    at = open_replays(new_app())
+    at = open_replays(new_app(user="qa"))
     assert not [b for b in at.button if b.key == "replay-golden-support"]  # no draft yet
 
     version = draft("Globex")
@@ -215,7 +215,7 @@ def test_a_budget_used_up_after_the_estimate_is_refused_on_start(new_app, db, sa
 
 
 def test_typed_ids_that_are_not_ids_are_explained(new_app):
-    at = open_replays(new_app())
+    at = open_replays(new_app(user="qa"))
     at.radio(key="replay-source").set_value("typed").run()
     at.text_input(key="replay-typed-ids").set_value("12, twelve").run()
     assert "'twelve' is not a conversation id" in at.info[0].value

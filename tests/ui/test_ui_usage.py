@@ -45,7 +45,7 @@ def charts(at: AppTest) -> list:
 
 
 def test_a_fresh_database_shows_the_empty_state(new_app):
-    at = open_usage(new_app())
+    at = open_usage(new_app(user="admin"))
 
     assert at.title[0].value == "Usage"
     assert "No API calls in" in at.info[0].value
@@ -54,7 +54,7 @@ def test_a_fresh_database_shows_the_empty_state(new_app):
 
 
 def test_after_a_conversation_the_page_shows_metrics_charts_table_and_csv(new_app, db, served):
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "Where is order 1042?")
     send(at, "And when will it arrive?")
     open_usage(at)
@@ -75,12 +75,12 @@ def test_after_a_conversation_the_page_shows_metrics_charts_table_and_csv(new_ap
     assert download.proto.label == "Download call log (CSV)"
     assert served["mime"] == "text/csv" and str(served["file_name"]).endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(served["data"])))
-    assert [(r["outcome"], r["model"], r["owner"]) for r in rows] == [("ok", "claude-sonnet-5-5", "agent")] * 2
+    assert [(r["outcome"], r["model"], r["owner"]) for r in rows] == [("ok", "claude-sonnet-5-5", "admin")] * 2
     assert all(float(r["cost_usd"]) > 0 and "T" in r["created_at"] for r in rows)
 
 
 def test_the_breakdown_can_be_grouped_by_user(new_app):
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "hello")
     open_usage(at)
 
@@ -88,11 +88,11 @@ def test_the_breakdown_can_be_grouped_by_user(new_app):
 
     assert not at.exception
     table = at.dataframe[-1].value
-    assert list(table["user"]) == ["agent"]
+    assert list(table["user"]) == ["admin"]
 
 
 def test_a_failed_call_lowers_the_success_rate_and_shows_its_type(new_app, sandbox):
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "first")
     sandbox.state.add_faults([{"kind": "status", "status": 400}])
     send(at, "second")
@@ -104,7 +104,7 @@ def test_a_failed_call_lowers_the_success_rate_and_shows_its_type(new_app, sandb
 
 
 def test_an_unpriced_model_is_flagged(new_app, db):
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "hello")
     # As if the call had been made with a model the price file did not know.
     with sqlite3.connect(db.path) as connection:
@@ -117,7 +117,7 @@ def test_an_unpriced_model_is_flagged(new_app, db):
 
 
 def test_the_range_picker_can_exclude_every_call(new_app):
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "hello")
     open_usage(at)
     (picker,) = at.date_input
@@ -133,7 +133,7 @@ def test_a_broken_price_file_is_shown_and_calls_are_kept_unpriced(new_app, db, m
     broken = tmp_path / "prices.json"
     broken.write_text('{"models": {"claude-sonnet-5-5": {"input": 2, "output": "ten"}}}')
     monkeypatch.setenv("CHATBOT_PRICES_FILE", str(broken))
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "hello")  # the reply is saved even though it cannot be priced
     open_usage(at)
 
@@ -148,14 +148,14 @@ def test_an_agent_slowed_down_by_the_per_agent_limit_is_flagged_by_name(new_app,
     from chatbot.ui.resources import get_runtime
 
     monkeypatch.setenv("CHATBOT_USER_RPM", "1")
-    at = new_app()
+    at = new_app(user="admin")
     send(at, "Where is order 1042?")  # takes this agent's one request a minute
     open_usage(at)
     assert not any("slowed down" in w.value for w in at.warning)
 
     limiter = get_runtime().client.limiter
     with pytest.raises(RateLimitWaitExceeded):  # the next one would wait: flagged, not sent
-        limiter.acquire("claude-sonnet-5-5", user=opaque_user("agent"), max_wait=0)
+        limiter.acquire("claude-sonnet-5-5", user=opaque_user("admin"), max_wait=0)
     open_usage(at)
     (warning,) = [w.value for w in at.warning if "slowed down" in w.value]
-    assert "limit of 1 requests a minute" in warning and "**agent**: 1 request slowed" in warning
+    assert "limit of 1 requests a minute" in warning and "**admin**: 1 request slowed" in warning
