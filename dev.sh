@@ -28,7 +28,7 @@ cmd=${1:-app}
 shift || true
 setup
 case "$cmd" in
-  app)     exec "$VENV/bin/python" -m streamlit run server.py "$@" ;;
+  app)     exec "$VENV/bin/python" -m streamlit run streamlit_app.py "$@" ;;
   test)    exec "$VENV/bin/python" -m pytest "$@" ;;
   bench)   exec "$VENV/bin/python" -m benchmarks "$@" ;;
   sandbox) exec "$VENV/bin/python" -m chatbot.sandbox "$@" ;;

@@ -1,36 +1,14 @@
-"""The router and frame: page config, the sign-in gate, navigation by role, the shared
-sidebar. Served through `server.py` (the ASGI gate and cookie routes around it)."""
+"""The server: Streamlit's ASGI app around the router (`chatbot/ui/router.py`), with the
+network gate and the sign-in cookie routes in front of every request.
 
-import logging
+    streamlit run streamlit_app.py                      (what ./dev.sh app runs)
+    uvicorn streamlit_app:app --host 127.0.0.1 --port 8501
+
+`streamlit run` finds `app` below and serves it, with the usual flags (--server.port).
+"""
 
 import streamlit as st
 
-from chatbot.ui.account_menu import account_menu
-from chatbot.ui.gate import signed_in_actor
-from chatbot.ui.navigation import anonymous_pages, pages_for
-from chatbot.ui.resources import get_runtime
-from chatbot.ui.signin_page import sign_in_page
+from chatbot.ui.server import lifespan, middleware, routes
 
-st.set_page_config(page_title="Support assistant", page_icon=":material/support_agent:", layout="wide")
-
-try:
-    runtime = get_runtime()
-except ValueError as error:  # a bad setting: our messages name it and say what is expected
-    st.error(f"The app could not start: {error}. Fix the setting (README, Configuration) and reload.")
-    st.stop()
-except Exception as error:  # the database or the sandbox: details go to the server log only
-    logging.getLogger("chatbot").exception("start-up failed")
-    st.error(
-        f"The app could not start ({type(error).__name__}). The server log has the details; "
-        "check CHATBOT_DATABASE_URL / CHATBOT_DATA_DIR, then reload."
-    )
-    st.stop()
-
-actor = signed_in_actor(runtime)
-if actor is None:
-    # Only the sign-in page, at every address; no navigation, no data.
-    st.navigation(anonymous_pages(lambda: sign_in_page(runtime)), position="hidden").run()
-    st.stop()
-
-account_menu(runtime, actor)
-st.navigation(pages_for(actor)).run()
+app = st.App("chatbot/ui/router.py", routes=routes(), middleware=middleware(), lifespan=lifespan)

@@ -9,7 +9,7 @@ The gate
 - and hands what it found to the page scripts as `x-chatbot-*` request headers, after
   deleting any `x-chatbot-*` header the client sent. A per-process token in
   `x-chatbot-gate` proves to the script that the gate ran: the script refuses a browser
-  connection without it, so starting `streamlit_app.py` bare cannot skip the gate.
+  connection without it, so starting the router bare cannot skip the gate.
 
 Why routes for the cookie: the sign-in form runs over Streamlit's websocket, which cannot
 set a cookie, so a successful sign-in sends the browser to `/_auth/session?code=...` with

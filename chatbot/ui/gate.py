@@ -1,4 +1,4 @@
-"""The sign-in gate every page run passes first (streamlit_app.py): who is this browser?
+"""The sign-in gate every page run passes first (chatbot/ui/router.py): who is this browser?
 
 In order: a user named by a trusted proxy; the session this tab signed in with; the
 session cookie; a single sign-on identity (`st.user`). Each is checked against the

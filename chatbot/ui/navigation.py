@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -25,6 +26,14 @@ class PageDef:
     def url_path(self) -> str:
         return self.path.removeprefix("pages/").removesuffix(".py")
 
+    @property
+    def file(self) -> Path:
+        return ROOT / self.path
+
+
+# The project root: pages/ is there, beside (not under) the router's folder.
+ROOT = Path(__file__).resolve().parents[2]
+
 
 PAGES = (
     PageDef("Support", "pages/chat.py", "Chat", ":material/chat:", "chat"),
@@ -37,6 +46,12 @@ PAGES = (
     PageDef("Admin", "pages/audit.py", "Audit log", ":material/policy:", "audit.read"),
 )
 SECTIONS = ("Support", "QA", "Admin")
+
+
+def page_file(url_path: str) -> Path:
+    """The file of a page, for `st.switch_page` and `st.page_link` (the router is not
+    beside `pages/`, so a path relative to it would not do)."""
+    return next(p.file for p in PAGES if p.url_path == url_path)
 
 
 def _no_access(page: PageDef) -> Callable[[], None]:
@@ -66,7 +81,7 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
         if page in allowed:
             is_default = page == default
             sections[page.section].append(st.Page(
-                page.path, title=page.title, icon=page.icon, default=is_default,
+                page.file, title=page.title, icon=page.icon, default=is_default,
                 url_path=None if is_default else page.url_path,
             ))
         else:

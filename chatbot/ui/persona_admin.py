@@ -9,6 +9,7 @@ from chatbot.services.personas import ResolvedPersona
 from chatbot.services.runtime import Runtime
 
 from . import state
+from .navigation import page_file
 
 STARTER = PersonaSpec(
     name="New persona",
@@ -88,7 +89,7 @@ def save_buttons(
     if not latest.published:
         # A draft is the moment to check for regressions, before agents get it.
         st.page_link(
-            "pages/qa_replays.py",
+            page_file("qa_replays"),
             label=f"Replay the golden set against draft v{latest.number} before publishing",
             icon=":material/replay:",
         )

@@ -8,7 +8,6 @@ showing "Export 2,400 conversations" does not build 2,400 transcripts on every r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -18,10 +17,9 @@ from chatbot.services.qa import MAX_EXPORT
 from chatbot.store import utc_now
 
 from . import qa_state, state
+from .navigation import page_file
 from .qa_text import count
 
-REPLAYS_PAGE = "pages/qa_replays.py"
-_APP_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = (
     # (label, extension, mime, help)
     ("JSON", "json", "application/json", "Everything recorded, re-importable on this page."),
@@ -87,14 +85,10 @@ def replay_button(ids: Callable[[], Sequence[int]], *, key: str, label: str = "R
                      help="Run these conversations again against a persona version or a model."):
         return
     st.session_state[qa_state.REPLAY_IDS] = list(ids())
-    if not (_APP_ROOT / REPLAYS_PAGE).exists():
-        st.info("The Replays page is not installed yet; the conversations are kept for it.",
-                icon=":material/info:")
-        return
     try:
-        st.switch_page(REPLAYS_PAGE)
-    except StreamlitAPIException:  # the file is there but not in the navigation yet
-        st.info("The Replays page is not in the navigation yet; the conversations are kept for it.",
+        st.switch_page(page_file("qa_replays"))
+    except StreamlitAPIException:  # not in this person's navigation
+        st.info("The Replays page is not open to you; the conversations are kept for it.",
                 icon=":material/info:")
 
 

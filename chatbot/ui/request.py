@@ -16,7 +16,7 @@ from chatbot.auth.web import CLIENT, COOKIE, GATE, GATE_TOKEN, HTTPS, USER
 @dataclass(frozen=True)
 class BrowserRequest:
     browser: bool  # a real browser connection (AppTest has none)
-    gated: bool  # it passed this process's gate (server.py), so the x-chatbot-* headers are ours
+    gated: bool  # it passed this process's gate (streamlit_app.py), so the x-chatbot-* headers are ours
     address: str
     proxy_user: str | None
     https: bool

@@ -1,4 +1,4 @@
-"""The ASGI app's parts for `server.py`: the network gate, the cookie routes, and start-up
+"""The ASGI app's parts for `streamlit_app.py`: the network gate, the cookie routes, and start-up
 (the runtime built before the first browser connects, and the first-admin link printed).
 """
 

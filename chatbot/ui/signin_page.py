@@ -91,9 +91,9 @@ def sign_in_page(runtime: Runtime) -> None:
     with middle:
         st.title("Support assistant", anchor=False)
         if request.untrusted:
-            # Started without server.py: nothing the browser says has been checked.
+            # The router started bare: nothing the browser says has been checked.
             st.error("This server was started without its sign-in gate. Start it with `./dev.sh app` "
-                     "(`streamlit run server.py`).", icon=":material/gpp_bad:")
+                     "(`streamlit run streamlit_app.py`).", icon=":material/gpp_bad:")
             return
         error = st.session_state.pop(_ERROR, None)
         notice = gate.take_notice() or ("You signed out." if st.query_params.get("signed_out") else None)

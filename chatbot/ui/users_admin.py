@@ -22,7 +22,7 @@ def _when(value: object) -> str:
 
 
 def people_table(people: list[UserView]) -> UserView | None:
-    """The people as a table; the row clicked is the person the panel below is about."""
+    """The people as a table, and the person the panel below is about."""
     frame = pd.DataFrame([
         {
             "Username": p.username, "Name": p.display_name, "Role": ROLE_LABELS[p.role],
@@ -31,11 +31,13 @@ def people_table(people: list[UserView]) -> UserView | None:
         }
         for p in people
     ])
-    st.caption(f"{len(people)} {'person' if len(people) == 1 else 'people'} · select a row to change it")
-    event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="users-table")
-    rows = event.selection.rows if event is not None else []
-    return people[rows[0]] if rows and rows[0] < len(people) else None
+    st.caption(f"{len(people)} {'person' if len(people) == 1 else 'people'}")
+    st.dataframe(frame, hide_index=True, width="stretch", key="users-table")
+    by_name = {p.username: p for p in people}
+    chosen = st.selectbox("Change", [None, *by_name], key="users-chosen", placeholder="Pick a person to change…",
+                          format_func=lambda n: "Pick a person to change…" if n is None else
+                          f"{by_name[n].display_name} ({n})")
+    return by_name.get(chosen) if chosen else None
 
 
 def _do(action, success: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The real app under `streamlit run server.py` in sandbox mode, and a Chromium page on
+"""The real app under `streamlit run streamlit_app.py` in sandbox mode, and a Chromium page on
 it signed in through the sign-in form, for the browser tests. Chromium is Debian's
 (`apt-get install chromium`), driven by Playwright. Accounts are made with the operators'
 CLI (`python -m chatbot users add`), as an operator would."""
@@ -64,7 +64,7 @@ def running_app(data: Path, accounts: dict[str, str] | None = ACCOUNTS, **settin
         assert made.returncode == 0, made.stderr
     log = open(data / "server.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
          "--server.port", str(port), "--server.headless", "true"],
         cwd=data, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

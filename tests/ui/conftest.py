@@ -15,7 +15,7 @@ from chatbot.auth.accounts import UserExists
 from chatbot.ui.resources import get_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
+APP = str(ROOT / "chatbot" / "ui" / "router.py")
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 from chatbot import store
 from ui_helpers import send
 
-USAGE = "pages/usage.py"
-CHAT = "pages/chat.py"
+USAGE = "../../pages/usage.py"
+CHAT = "../../pages/chat.py"
 
 
 def open_page(at: AppTest, page: str) -> AppTest:

@@ -77,7 +77,7 @@ def test_two_turns_stream_save_and_send_the_whole_history(new_app, sandbox, db):
     assert body["stream"] is True
     assert "customer support assistant for Acme." in body["system"]
     assert "{{" not in body["system"]
-    assert len(at.sidebar.button) == 2  # "New conversation" and this one
+    assert [b.key for b in at.sidebar.button] == ["sign-out", "new-conversation", f"open-{cid}"]
 
 
 def test_reload_and_restart_show_the_conversation_from_the_database(new_app):

@@ -178,7 +178,7 @@ def test_the_api_key_never_leaks(new_app, db, monkeypatch, canary_sandbox, every
 
 
 
-QA_PAGES = ("pages/usage.py", "pages/qa_conversations.py", "pages/qa_replays.py", "pages/qa_checks.py")
+QA_PAGES = ("../../pages/usage.py", "../../pages/qa_conversations.py", "../../pages/qa_replays.py", "../../pages/qa_checks.py")
 
 
 def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
@@ -189,7 +189,7 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", canary_sandbox.base_url)
-    at = new_app()
+    at = new_app(user="admin")  # who may open every page
     everything_logged.debug_everything()
     runtime = get_runtime()
     send(at, "My parcel never arrived, order 1042")

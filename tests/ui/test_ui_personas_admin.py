@@ -37,7 +37,7 @@ def ok(at: AppTest) -> AppTest:
 
 def open_admin(new_app) -> AppTest:
     at = new_app(user="admin")
-    return ok(at.switch_page("pages/personas.py").run())
+    return ok(at.switch_page("../../pages/personas.py").run())
 
 
 def edit_template(at: AppTest, text: str, *, key: str = "support", version: int = 1) -> AppTest:

@@ -201,7 +201,7 @@ def test_replies_keep_the_recorded_version_after_a_newer_one_is_published(new_ap
     assert first == expected_system(personas, db, cid)
 
     # An admin publishes a new version in their own session.
-    admin = ok(new_app(user="admin").switch_page("pages/personas.py").run())
+    admin = ok(new_app(user="admin").switch_page("../../pages/personas.py").run())
     template = admin.text_area(key=f"edit-support-v{pinned}-template")
     ok(template.set_value(template.value + "\nAlways sign off as the Acme team.").run())
     ok(admin.button(key=f"edit-support-v{pinned}-publish").click().run())

@@ -30,7 +30,7 @@ def captions(at: AppTest) -> list[str]:
 
 
 def test_the_toggle_follows_the_cache_toggle_and_is_saved(new_app, db):
-    at = ok(new_app(user="admin").switch_page("pages/personas.py").run())
+    at = ok(new_app(user="admin").switch_page("../../pages/personas.py").run())
     similar = at.toggle(key=f"{P}-similar")
     assert similar.value is False and not similar.disabled
     assert NEEDS_CACHE not in captions(at)

@@ -11,7 +11,7 @@ from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
 from ui_helpers import conversation_id, send
 
-PAGE = "pages/qa_checks.py"
+PAGE = "../../pages/qa_checks.py"
 
 
 def open_checks(at: AppTest) -> AppTest:

@@ -12,7 +12,7 @@ from ui_helpers import conversation_id, send
 from chatbot import store
 from chatbot.ui.resources import get_runtime
 
-PAGE = "pages/qa_conversations.py"
+PAGE = "../../pages/qa_conversations.py"
 
 
 def open_qa(at: AppTest) -> AppTest:

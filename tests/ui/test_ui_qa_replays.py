@@ -18,7 +18,7 @@ from chatbot.ui.resources import get_runtime
 from chatbot.ui.safe_markdown import safe_markdown
 from ui_helpers import conversation_id, send, walk
 
-PAGE = "pages/qa_replays.py"
+PAGE = "../../pages/qa_replays.py"
 WAIT = 30  # seconds: an upper bound for a run to finish, never slept
 
 

@@ -58,7 +58,7 @@ def test_search_filters_by_title(new_app):
 
     at.sidebar.text_input(key="conversation-search").input("no such thing").run()
     assert conversation_buttons(at) == []
-    assert at.sidebar.caption[0].value == "No conversation matches."
+    assert "No conversation matches." in [c.value for c in at.sidebar.caption]
 
     at.sidebar.text_input(key="conversation-search").input("").run()
     assert [cid for cid, _ in conversation_buttons(at)] == [second, first]

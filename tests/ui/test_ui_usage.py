@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui_helpers import send
 
-PAGE = "pages/usage.py"
+PAGE = "../../pages/usage.py"
 
 
 def open_usage(at: AppTest) -> AppTest:
