@@ -53,16 +53,17 @@ def cli(data: Path, *args: str, password: str | None = None, **settings: str) ->
 
 
 @contextmanager
-def running_app(data: Path, accounts: dict[str, str] | None = ACCOUNTS, **settings: str) -> Iterator[str]:
+def running_app(data: Path, accounts: dict[str, str] | None = ACCOUNTS, port: int | None = None,
+                **settings: str) -> Iterator[str]:
     """The app on a free port with a fresh data dir and `settings` (CHATBOT_* variables),
     no key (sandbox mode), and `accounts` (username -> role; password PASSWORD); yields
     its URL once it answers its health check. The server's log is `data/server.log`."""
-    port = free_port()
+    port = port or free_port()
     env = app_env(data, **settings)
     for username, role in (accounts or {}).items():
         made = cli(data, "users", "add", username, "--role", role, "--password-stdin", password=PASSWORD, **settings)
         assert made.returncode == 0, made.stderr
-    log = open(data / "server.log", "w")
+    log = open(data / "server.log", "a")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
          "--server.port", str(port), "--server.headless", "true"],
@@ -95,19 +96,26 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
 
 
 @contextmanager
-def browser(viewport: dict[str, int] | None = None) -> Iterator[object]:
-    """A fresh Chromium context (its own cookies: another person's browser)."""
+def chromium() -> Iterator[object]:
+    """Debian's Chromium; each `new_context()` of it is a browser of its own (its own
+    cookies), for tests with several people at once."""
     with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(
+        launched = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 900})
         try:
-            yield context
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+@contextmanager
+def browser(viewport: dict[str, int] | None = None) -> Iterator[object]:
+    """A fresh Chromium context (its own cookies: another person's browser)."""
+    with chromium() as launched:
+        yield launched.new_context(viewport=viewport or {"width": 1280, "height": 900})
 
 
 @contextmanager
