@@ -25,7 +25,7 @@ from chatbot.errors import InputError, StatedError
 from chatbot.store import users as rows
 from chatbot.store.auth_models import AuthSession, User
 
-from .accounts import UserService, normal_username
+from .accounts import RESERVED, UserService, normal_username
 from .audit import AuditLog
 from .passwords import burn_time, check_password, hash_password
 from .roles import Actor, Role
@@ -275,14 +275,19 @@ class SignInService:
         if existing is not None:
             return self.resume(existing.id or 0, address=address)
         with store.write_session(self.engine) as session:
-            user = self._sso_user(session, identity)
-            reason = self._refusal(user)
-            if reason is not None:
-                self.audit.append(session, None, "signin.failure", target=f"user:{user.username}",
-                                  address=address, detail=f"sso: {reason}")
-                return Ended(reason)
-            rows.change_user(session=session, user=user, last_sign_in_at=store.utc_now())
-            return self._begin(session, user, "oidc", address, key=key).actor
+            # Asked again under the write lock: two tabs opened at once with the same
+            # st.user would otherwise both begin a session (the key is unique).
+            existing = rows.session_by(session=session, sso_key=key)
+            if existing is None:
+                user = self._sso_user(session, identity)
+                reason = self._refusal(user)
+                if reason is not None:
+                    self.audit.append(session, None, "signin.failure", target=f"user:{user.username}",
+                                      address=address, detail=f"sso: {reason}")
+                    return Ended(reason)
+                rows.change_user(session=session, user=user, last_sign_in_at=store.utc_now())
+                return self._begin(session, user, "oidc", address, key=key).actor
+        return self.resume(existing.id or 0, address=address)
 
     def _sso_user(self, session: Any, identity: SSOIdentity) -> User:
         user = rows.find_user_by_subject(session=session, subject=identity.subject)
@@ -316,7 +321,7 @@ class SignInService:
         except InputError:
             base = "user"
         name, n = base, 1
-        while rows.find_user(session=session, username=name) is not None:
+        while name in RESERVED or rows.find_user(session=session, username=name) is not None:
             n += 1
             name = f"{base[:60]}-{n}"
         return name

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chatbot.errors import StatedError
+from chatbot.errors import InputError, StatedError
 
+from .accounts import clean_email, normal_username
 from .roles import Role
 from .settings import AuthSettings
 from .tokens import digest
@@ -37,6 +38,14 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _usable(check: Any, value: str) -> bool:
+    try:
+        check(value)
+    except InputError:
+        return False
+    return True
+
+
 def mapped_role(claims: Mapping[str, Any], settings: AuthSettings) -> Role | None:
     """The highest role any value of the role claim maps to ("groups": [...] or a string)."""
     raw = claims.get(settings.sso_role_claim)
@@ -52,10 +61,15 @@ def identity_from_claims(claims: Mapping[str, Any], settings: AuthSettings) -> S
     issuer, sub = _text(claims.get("iss")), _text(claims.get("sub"))
     if not issuer or not sub:
         raise SSOClaimsError("The sign-in provider did not say who you are (no issuer or subject). Tell an admin.")
-    username = next((_text(claims.get(c)) for c in settings.sso_username_claims if _text(claims.get(c))), sub)
+    # The first configured claim that makes a valid username ("Ana Ruiz" does not): a
+    # display name in preferred_username would otherwise become "user", "user-2"...
+    values = [_text(claims.get(c)) for c in settings.sso_username_claims]
+    username = next((v for v in values if v and _usable(normal_username, v[:64])), sub)
     email = _text(claims.get("email")) or None
-    if email and claims.get("email_verified") is False:
-        email = None  # an address the provider has not verified is not shown as theirs
+    if email and (claims.get("email_verified") is False or not _usable(clean_email, email)):
+        # Not shown as theirs: an address the provider has not verified, or one our
+        # accounts refuse (it would fail the account's creation, and so the sign-in).
+        email = None
     display = _text(claims.get("name")) or username
     return SSOIdentity(f"{issuer} {sub}", username[:64], display[:80], email, mapped_role(claims, settings))
 

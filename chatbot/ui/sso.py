@@ -10,6 +10,11 @@ import streamlit as st
 
 from chatbot.auth.settings import AuthSettings
 
+# Set when this tab leaves for the provider. The button's own rerun still carries the old
+# st.user (one the app refused: no role yet, disabled); signing that in now would open a
+# session nobody uses, since the browser is already on its way to a new sign-in.
+_STARTED = "_sso_started"
+
 
 def _auth_section() -> Any:
     try:
@@ -28,14 +33,19 @@ def sso_configured(settings: AuthSettings) -> bool:
 
 
 def sso_claims() -> dict[str, Any] | None:
-    """The identity token's claims of an SSO sign-in in this browser, or None."""
+    """The identity token's claims of an SSO sign-in in this browser, or None. Never the
+    tokens themselves (`expose_tokens` puts them in st.user): nothing of ours needs them."""
+    if st.session_state.get(_STARTED):
+        return None
     try:
         if not st.user.is_logged_in:
             return None
-        return dict(st.user.to_dict())
+        user = st.user.to_dict()
     except Exception:
         return None
+    return {k: v for k, v in user.items() if k != "tokens"}
 
 
 def start_sso(settings: AuthSettings) -> None:
+    st.session_state[_STARTED] = True
     st.login(settings.sso_provider) if settings.sso_provider else st.login()

@@ -53,11 +53,13 @@ def cli(data: Path, *args: str, password: str | None = None, **settings: str) ->
 
 
 @contextmanager
-def running_app(data: Path, accounts: dict[str, str] | None = ACCOUNTS, port: int | None = None,
-                **settings: str) -> Iterator[str]:
-    """The app on a free port with a fresh data dir and `settings` (CHATBOT_* variables),
-    no key (sandbox mode), and `accounts` (username -> role; password PASSWORD); yields
-    its URL once it answers its health check. The server's log is `data/server.log`."""
+def running_app(
+    data: Path, accounts: dict[str, str] | None = ACCOUNTS, *, port: int | None = None, **settings: str
+) -> Iterator[str]:
+    """The app on `port` (default: a free one) with a fresh data dir and `settings`
+    (CHATBOT_* variables), no key (sandbox mode), and `accounts` (username -> role;
+    password PASSWORD); yields its URL once it answers its health check. The server's
+    log is `data/server.log`; it reads `data/.streamlit/secrets.toml` if there is one."""
     port = port or free_port()
     env = app_env(data, **settings)
     for username, role in (accounts or {}).items():
