@@ -1,4 +1,4 @@
-"""Single sign-on in a real browser: the app under `streamlit run server.py`, configured in
+"""Single sign-on in a real browser: the app under `streamlit run streamlit_app.py`, configured in
 `.streamlit/secrets.toml` as an operator configures it, against a real OpenID Connect
 provider on loopback (tests/oidc_provider.py). Streamlit's `st.login` runs the protocol
 (discovery, PKCE, the ID token checked against the provider's keys); we check what the
@@ -142,7 +142,7 @@ def test_an_admin_group_gives_the_admin_pages(app):
             assert nav.get_by_text(title, exact=True).count() == 1, title
         assert app.user("cy.sso")[:2] == ("admin", "oidc")
         nav.get_by_text("Users", exact=True).click()
-        page.wait_for_selector("text=select a row to change it", timeout=60_000)
+        page.wait_for_selector("text=Everyone who may sign in", timeout=60_000)
         # The table is drawn on a canvas; its (hidden) accessible copy has the new account's row.
         page.wait_for_selector("td:text-is('cy.sso')", state="attached", timeout=30_000)
 
