@@ -14,7 +14,7 @@ redeems at `/_auth/session`, which sets the cookie.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -65,7 +65,8 @@ class Throttled(SignInRefused):
 class SignedIn:
     actor: Actor
     session_id: int
-    handoff: str | None = None  # redeem at /_auth/session for the cookie (password sign-ins)
+    # Redeemed at /_auth/session for the cookie (password sign-ins); a secret: not in the repr.
+    handoff: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
