@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,29 +9,24 @@ from typing import Any
 
 import uvicorn
 
-from chatbot.sandbox.server import bind_socket
+from chatbot.sandbox.server import ReadyServer, bind_socket
 
 
 @contextmanager
-def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve `app` (HTTP and websockets) on a free port of `host`; yields its base URL."""
+def serving(app: Any, host: str = "127.0.0.1", *, name: str = "loopback-server") -> Iterator[str]:
+    """Serve `app` (HTTP and websockets) on a free port of `host`; yields its base URL
+    once it accepts connections."""
     sock = bind_socket(host, 0)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
-    started = threading.Event()
-
-    async def run() -> None:
-        serve = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not serve.done():
-            await asyncio.sleep(0)  # yields to the event loop; no wall-clock wait
-        started.set()
-        await serve
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    server = ReadyServer(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
+                                        timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
-    started.wait(30)
+    server.ready.wait()
     try:
+        if not server.started:
+            raise RuntimeError(f"{name} failed to start")
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(timeout=5)
         sock.close()

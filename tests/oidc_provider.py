@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from chatbot.sandbox.server import bind_socket
+from loopback import serving
 
 CODE_SECONDS = 60
 TOKEN_SECONDS = 300
@@ -87,9 +86,7 @@ class OIDCProvider:
         self.next_login: dict[str, Any] | None = None
         self.key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True, auto_kid=True)
         self._state = _State()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: Any = None
+        self._serving: Any = None
 
     # -- what the tests read ---------------------------------------------------------------
 
@@ -233,24 +230,14 @@ class OIDCProvider:
     # -- running ---------------------------------------------------------------------------
 
     def start(self) -> OIDCProvider:
-        self._socket = bind_socket(self.host, self.port)
-        self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self.app(), lifespan="off", log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="oidc-provider", daemon=True)
-        self._thread.start()
+        self._serving = serving(self.app(), self.host, name="oidc-provider")
+        self.port = int(self._serving.__enter__().rsplit(":", 1)[1])
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        if self._serving is not None:
+            self._serving.__exit__(None, None, None)
+        self._serving = None
 
     def __enter__(self) -> OIDCProvider:
         return self.start()

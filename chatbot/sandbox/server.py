@@ -49,7 +49,7 @@ def uvicorn_config(config: SandboxConfig) -> uvicorn.Config:
     )
 
 
-class _ReadyServer(uvicorn.Server):
+class ReadyServer(uvicorn.Server):
     """A uvicorn server that reports when it is listening, without polling."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -83,7 +83,7 @@ class SandboxServer:
         self.state = SandboxState()
         self.rate_limit = RequestWindow(rpm_limit, rate_window) if rpm_limit is not None else None
         self._config = SandboxConfig(self.state, api_key, delay_ms, max_body_bytes, self.rate_limit)
-        self._server: _ReadyServer | None = None
+        self._server: ReadyServer | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
 
@@ -99,7 +99,7 @@ class SandboxServer:
             return self
         self._socket = bind_socket(self.host, self.port)
         self.port = self._socket.getsockname()[1]
-        self._server = _ReadyServer(uvicorn_config(self._config))
+        self._server = ReadyServer(uvicorn_config(self._config))
         # uvicorn only installs signal handlers on the main thread, so none here.
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="anthropic-sandbox", daemon=True

@@ -8,7 +8,7 @@ from chatbot import store
 from chatbot.auth import AccessDenied, Actor, Role
 from chatbot.auth.accounts import LastAdmin, NoSuchUser, UserExists
 from chatbot.errors import InputError
-from conftest import PASSWORD, audit_actions
+from auth_helpers import PASSWORD, audit_actions
 
 pytestmark = pytest.mark.also_postgresql
 

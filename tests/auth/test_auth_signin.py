@@ -11,7 +11,7 @@ from chatbot import store
 from chatbot.auth import Actor, Role
 from chatbot.auth.signin import Ended, SignInRefused, Throttled
 from chatbot.auth.tokens import digest
-from conftest import PASSWORD, age, audit_actions, with_settings
+from auth_helpers import PASSWORD, age, audit_actions, with_settings
 
 pytestmark = pytest.mark.also_postgresql
 

@@ -13,7 +13,7 @@ from chatbot.auth import Actor, Role
 from chatbot.auth.settings import AuthSettings, load_auth_settings
 from chatbot.auth.signin import Ended
 from chatbot.auth.sso import SSOClaimsError, identity_from_claims, mapped_role, sso_key
-from conftest import PASSWORD, age, audit_actions, with_settings
+from auth_helpers import PASSWORD, age, audit_actions, with_settings
 
 pytestmark = pytest.mark.also_postgresql
 

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 
 from chatbot.auth.network import Networks
 from chatbot.auth.web import COOKIE, GATE_TOKEN, NetworkGate, auth_routes, safe_next
-from conftest import PASSWORD, audit_actions
+from auth_helpers import PASSWORD, audit_actions
 from loopback import serving
 
 PROXY, CLIENT, STRANGER = "127.0.0.2", "127.0.0.3", "127.0.0.4"

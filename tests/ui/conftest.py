@@ -13,9 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from chatbot.auth.accounts import UserExists
 from chatbot.ui.resources import get_runtime
+from ui_helpers import ACCOUNTS, APP, PASSWORD, sign_in
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "chatbot" / "ui" / "router.py")
 
 
 @pytest.fixture
@@ -36,10 +35,6 @@ def app_env(tmp_path, monkeypatch, sandbox) -> Iterator[Path]:
     get_runtime.clear()
 
 
-# The people the tests sign in as (made on first use, with a real argon2 hash): each page
-# is tested as the role that uses it.
-PASSWORD = "correct horse battery staple"
-ACCOUNTS = {"agent": "agent", "agent2": "agent", "qa": "qa", "admin": "admin"}
 
 
 @pytest.fixture
@@ -55,14 +50,6 @@ def account(app_env):
         return username
 
     return make
-
-
-def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
-    """Through the sign-in form, as a person would."""
-    at.text_input(key="signin-username").input(username)
-    at.text_input(key="signin-password").input(password)
-    next(b for b in at.button if b.label == "Sign in").click().run()
-    return at
 
 
 @pytest.fixture

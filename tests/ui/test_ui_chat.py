@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.personas import SUPPORT
 from chatbot.ui.resources import get_runtime
 
-from conftest import APP
+from ui_helpers import APP
 from ui_helpers import conversation_id, send, transcript
 
 PERSONA = SUPPORT

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.auth import Actor, Role
 from chatbot.auth.signin import SignInRefused
 from chatbot.ui.resources import get_runtime
-from conftest import sign_in
+from ui_helpers import sign_in
 from test_ui_key_canary import error_texts, everything_logged  # noqa: F401  (a fixture)
 from test_ui_signin import anonymous
 from ui_helpers import walk

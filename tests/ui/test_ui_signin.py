@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatbot.ui.resources import get_runtime
-from conftest import APP, PASSWORD, sign_in
+from ui_helpers import APP, PASSWORD, sign_in
 from ui_helpers import send, walk
 
 NAV_PAGES = {

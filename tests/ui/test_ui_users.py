@@ -7,7 +7,7 @@ import io
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import PASSWORD, sign_in
+from ui_helpers import PASSWORD, sign_in
 from test_ui_signin import anonymous
 
 USERS, AUDIT = "../../pages/users.py", "../../pages/audit.py"

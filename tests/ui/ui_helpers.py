@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "chatbot" / "ui" / "router.py")  # the router: the main script the server runs
+
+# The people the tests sign in as (made on first use, with a real argon2 hash): each page
+# is tested as the role that uses it.
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {"agent": "agent", "agent2": "agent", "qa": "qa", "admin": "admin"}
+
+
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Through the sign-in form, as a person would."""
+    at.text_input(key="signin-username").input(username)
+    at.text_input(key="signin-password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    return at
 
 
 def send(at: AppTest, text: str) -> AppTest:
