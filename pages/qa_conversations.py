@@ -13,6 +13,7 @@ from chatbot.ui.resources import get_runtime
 
 runtime = get_runtime()
 qa, exports = runtime.qa, runtime.exports
+actor = state.actor()
 
 st.title("Conversations", anchor=False)
 st.caption("Search every saved conversation, read what each reply recorded, and mark regression cases.")
@@ -28,9 +29,9 @@ except ChatbotError as error:
 
 with st.container(horizontal=True, gap="small", vertical_alignment="center"):
     result_header(found, page)
-    export_set(exports, lambda: qa.matching_ids(filters), found.total)
+    export_set(exports, lambda: qa.matching_ids(actor, filters), found.total)
     if found.total:
-        replay_button(lambda: qa.matching_ids(filters), key="qa-replay-set", label="Replay these…")
+        replay_button(lambda: qa.matching_ids(actor, filters), key="qa-replay-set", label="Replay these…")
     import_popover(exports)
 imported_notice()
 

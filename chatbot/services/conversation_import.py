@@ -5,6 +5,14 @@ Nothing is overwritten: every conversation becomes a new one (new ids; replies, 
 tags, ratings and the golden flag re-attached to the new ids). Either the whole file is
 imported or nothing is. Costs in the file are not imported: they come from API-call
 records, and creating those would count spending that did not happen (usage, budgets).
+
+Names in the file are another installation's (or typed by hand): they are never taken as
+accounts here. A local account that happens to share a name must not be handed someone
+else's conversations, nor appear to have rated or written what it did not. So the
+importer owns every imported conversation and is the author of its ratings, notes, tags
+and golden mark; the file's names are kept, as words, in one note per conversation that
+says where it came from. A reply keeps one rating (one per person per reply): its
+owner's if they rated it, else the first; the others are left out and counted.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,8 +34,6 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
-from sqlalchemy import Engine
-
 from chatbot import store
 from chatbot.errors import InputError
 from chatbot.store import qa as qa_store
@@ -42,6 +49,7 @@ MAX_IMPORT_CHARS = 50_000_000
 MAX_CONVERSATIONS = 10_000
 MAX_MESSAGES = 10_000  # per conversation
 MAX_ERRORS_SHOWN = 5
+NAMES_SHOWN = 5  # per list in the note an imported conversation carries
 
 Text = Annotated[StrictStr, Field(max_length=1_000_000)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
@@ -128,7 +136,9 @@ class ImportResult:
 
     conversations: list[tuple[int | None, int]]
     messages: int
-    by: str
+    by: str  # the importer, who owns what was created
+    original_owners: tuple[str, ...] = ()  # the file's owner names, first seen first
+    ratings_left_out: int = 0  # a reply rated by several people keeps one rating
 
 
 def parse_document(text: str | bytes) -> DocumentIn:
@@ -166,25 +176,31 @@ def parse_document(text: str | bytes) -> DocumentIn:
     return document
 
 
-def import_document(engine: Engine, document: DocumentIn, *, by: str) -> ImportResult:
-    """Create every conversation of a validated document, all in one transaction."""
+def import_document(session: Any, document: DocumentIn, *, importer: str) -> ImportResult:
+    """Create every conversation of a validated document in the caller's transaction,
+    owned by (and attributed to) `importer`."""
     created: list[tuple[int | None, int]] = []
-    messages = 0
-    with store.write_session(engine) as session:
-        for item in document.conversations:
-            new_id = _create(session, item)
-            created.append((item.id, new_id))
-            messages += len(item.messages)
-    log.info("%s imported %d conversations (%d messages)", by, len(created), messages)
-    return ImportResult(created, messages, by)
+    messages = left_out = 0
+    owners: dict[str, None] = {}
+    for item in document.conversations:
+        new_id, dropped = _create(session, item, importer, document.exported_at)
+        created.append((item.id, new_id))
+        messages += len(item.messages)
+        left_out += dropped
+        owners.setdefault(_name(item.owner))
+    log.info("%s imported %d conversations (%d messages)", importer, len(created), messages)
+    return ImportResult(created, messages, importer, tuple(owners), left_out)
 
 
-def _create(session: Any, item: ConversationIn) -> int:
+def _create(
+    session: Any, item: ConversationIn, importer: str, exported_at: datetime | None
+) -> tuple[int, int]:
+    """The new conversation's id, and how many ratings were left out."""
     fields = item.model_dump(
         include={"title", "title_locked", "persona", "persona_version", "persona_vars",
-                 "owner", "created_at", "updated_at", "archived"}
+                 "created_at", "updated_at", "archived"}
     )
-    conversation = store.Conversation(**fields)
+    conversation = store.Conversation(**fields, owner=importer)
     session.add(conversation)
     session.flush()
     cid = conversation.id
@@ -194,17 +210,51 @@ def _create(session: Any, item: ConversationIn) -> int:
         rows[m.position] = store.Message(conversation_id=cid, **data)
     session.add_all(rows.values())
     session.flush()  # the new message ids, for what hangs off them
+    left_out = 0
     for m in item.messages:
-        for f in m.feedback:
-            session.add(Feedback(message_id=rows[m.position].id, **f.model_dump()))
+        if m.feedback:
+            kept = next((f for f in m.feedback if f.owner == item.owner), m.feedback[0])
+            left_out += len(m.feedback) - 1
+            data = kept.model_dump(exclude={"owner"})
+            session.add(Feedback(message_id=rows[m.position].id, owner=importer, **data))
     for a in item.annotations:
         target = None if a.message_position is None else rows[a.message_position].id
-        data = a.model_dump(exclude={"message_position"})
-        session.add(Annotation(conversation_id=cid, message_id=target, **data))
+        data = a.model_dump(exclude={"message_position", "created_by"})
+        session.add(Annotation(conversation_id=cid, message_id=target, created_by=importer, **data))
     if item.golden is not None:
-        session.add(GoldenCase(conversation_id=cid, **item.golden.model_dump()))
+        session.add(GoldenCase(conversation_id=cid, **item.golden.model_dump(exclude={"added_by"}),
+                               added_by=importer))
+    session.add(Annotation(conversation_id=cid, kind=qa_store.NOTE, created_by=importer,
+                           text=_provenance(item, importer, exported_at), created_at=store.utc_now()))
     session.flush()
-    return cid  # type: ignore[return-value]
+    return cid, left_out  # type: ignore[return-value]
+
+
+
+def _provenance(item: ConversationIn, importer: str, exported_at: datetime | None) -> str:
+    """The note an imported conversation carries: where it came from, whose it was."""
+    where = f"conversation #{item.id}" if item.id is not None else "a conversation"
+    when = f" of {exported_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if exported_at else ""
+    lines = [f"Imported by {importer} from an export{when}: {where} of {_quoted([item.owner])} there."]
+    raters = [f.owner for m in item.messages for f in m.feedback]
+    made = [f"ratings by {_quoted(raters)}"] if raters else []
+    if item.annotations:
+        made.append(f"notes and tags by {_quoted(a.created_by for a in item.annotations)}")
+    if item.golden is not None:
+        made.append(f"the golden mark by {_quoted([item.golden.added_by])}")
+    if made:
+        lines.append(f"There, {'; '.join(made)}. Here they are under {importer}'s name.")
+    return qa_store.clean_note("\n".join(lines))
+
+
+def _name(text: str) -> str:
+    return " ".join(text.split()) or "(blank)"
+
+
+def _quoted(names: Any) -> str:
+    unique = list(dict.fromkeys(_name(n) for n in names))
+    shown = ", ".join(f"“{n}”" for n in unique[:NAMES_SHOWN])
+    return shown + (f" and {len(unique) - NAMES_SHOWN} more" if len(unique) > NAMES_SHOWN else "")
 
 
 def _check_links(where: str, c: ConversationIn) -> None:

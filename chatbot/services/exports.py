@@ -1,10 +1,14 @@
 """Conversations out of (and back into) the app: JSON for a full-fidelity, re-importable
 copy, Markdown for reading, CSV with one row per message for spreadsheets.
 
-    exports = Exports(engine)
-    text = exports.json([12, 15])                    # or qa.matching_ids(filters)
-    result = exports.import_json(text, by="quinn")   # new conversations; nothing overwritten
-    exports.markdown([12]); exports.csv([12, 15])
+    exports = Exports(engine, access=identity.access)
+    text = exports.json(actor, [12, 15])          # or qa.matching_ids(actor, filters)
+    result = exports.import_json(actor, text)     # new conversations, owned by the actor
+    exports.markdown(actor, [12]); exports.csv(actor, [12, 15])
+
+Who may: "qa.transfer" (QA, admins) exports any conversation and imports; an agent
+exports only their own: any other id is "not found", exactly like one that does not
+exist. Every export and import is in the audit log with its author and the ids.
 
 The JSON format is `{"format": "chatbot.conversations", "version": 1, "conversations":
 [...]}`: each conversation with its fields, its messages with every recorded field and
@@ -19,16 +23,20 @@ import csv as csv_module
 import io
 import json as json_module
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from chatbot import store
-from chatbot.store.qa_records import ConversationRecord, load_records
+from chatbot.auth import Actor, can
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
+from chatbot.spreadsheet import csv_cell  # one CSV-injection guard for every export
+from chatbot.store.qa_records import ConversationRecord, conversation_owners, load_records
 
 from .conversation_import import FORMAT, VERSION, ImportResult, import_document, parse_document
-from chatbot.spreadsheet import csv_cell  # one CSV-injection guard for every export
 
 MESSAGE_FIELDS = (
     "id", "position", "role", "content", "status", "error", "model", "input_tokens",
@@ -45,47 +53,92 @@ CSV_COLUMNS = (
     "stop_reason", "request_id", "error", "feedback", "content",
 )  # fmt: skip
 _ROLE_NAMES = {"user": "Agent", "assistant": "Assistant"}
+IDS_IN_AUDIT = 50  # ids named in one audit entry; the count says how many there were
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A conversation's id and owner: enough for the policy to decide before loading it."""
+
+    id: int
+    owner: str
 
 
 class Exports:
     """Export conversations by id and import JSON exports; see the module docstring."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, access: Access | None = None) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
 
-    def _records(self, conversation_ids: Sequence[int]) -> list[ConversationRecord]:
+    def _records(self, actor: Actor, conversation_ids: Sequence[int], kind: str) -> list[ConversationRecord]:
+        """The conversations to export, after the policy said yes, with the export recorded.
+
+        With "qa.transfer", ids that no longer exist are skipped (a filtered set can lose
+        one between the search and the click); without it, every id must be the actor's.
+        """
+        ids = list(dict.fromkeys(conversation_ids))
         with store.read_session(self.engine) as session:
-            return load_records(session=session, conversation_ids=conversation_ids)
+            if not can(actor, "qa.transfer"):
+                self._own_only(session, actor, ids)
+            records = load_records(session=session, conversation_ids=ids)
+        found = [r.conversation.id for r in records]
+        self.access.audit.record(
+            actor, "conversation.export", target=_target(found),
+            detail=f"{kind}, {_count(len(found))}: {_ids(found)}",
+        )
+        return records
+
+    def _own_only(self, session: Any, actor: Actor, ids: list[int]) -> None:
+        if not can(actor, "chat"):  # no conversations of their own either: refused outright
+            self.access.require(actor, "qa.transfer", target=_target(ids))
+        owners = conversation_owners(session=session, conversation_ids=ids)
+        for cid in ids:
+            self.access.conversation(actor, _Ref(cid, owners[cid]) if cid in owners else None)
 
     # -- JSON --------------------------------------------------------------------------------
 
-    def json(self, conversation_ids: Sequence[int]) -> str:
+    def json(self, actor: Actor, conversation_ids: Sequence[int]) -> str:
         document = {
             "format": FORMAT,
             "version": VERSION,
             "exported_at": _iso(store.utc_now()),
-            "conversations": [_conversation_dict(r) for r in self._records(conversation_ids)],
+            "conversations": [_conversation_dict(r) for r in self._records(actor, conversation_ids, "json")],
         }
         return json_module.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
-    def import_json(self, text: str | bytes, *, by: str) -> ImportResult:
-        """Validate all of `text`, then create its conversations as new ones in one
-        transaction. InputError (naming the field and where) if anything is wrong."""
-        return import_document(self.engine, parse_document(text), by=by)
+    def import_json(self, actor: Actor, text: str | bytes) -> ImportResult:
+        """Validate all of `text`, then create its conversations as new ones, owned by the
+        actor, in one transaction with its audit entry. InputError (naming the field and
+        where) if anything is wrong; see `conversation_import` for what is kept of the file's
+        names."""
+        self.access.require(actor, "qa.transfer", target="conversations")
+        document = parse_document(text)
+        with store.write_session(self.engine) as session:
+            result = import_document(session, document, importer=actor.username)
+            new = [new_id for _, new_id in result.conversations]
+            what = f"{_count(len(new))} ({_count(result.messages, 'message')})"
+            originally = ", ".join(result.original_owners) or "nobody"
+            self.access.audit.append(
+                session, actor, "conversation.import", target=_target(new),
+                detail=f"{what}, originally of {originally}: {_ids(new)}",
+            )
+        return result
 
     # -- Markdown ----------------------------------------------------------------------------
 
-    def markdown(self, conversation_ids: Sequence[int]) -> str:
-        return "\n\n---\n\n".join(_markdown(r) for r in self._records(conversation_ids)) + "\n"
+    def markdown(self, actor: Actor, conversation_ids: Sequence[int]) -> str:
+        records = self._records(actor, conversation_ids, "markdown")
+        return "\n\n---\n\n".join(_markdown(r) for r in records) + "\n"
 
     # -- CSV ---------------------------------------------------------------------------------
 
-    def csv(self, conversation_ids: Sequence[int]) -> str:
+    def csv(self, actor: Actor, conversation_ids: Sequence[int]) -> str:
         """One row per message; cells a spreadsheet would run as formulas are defused."""
         out = io.StringIO()
         writer = csv_module.writer(out)
         writer.writerow(CSV_COLUMNS)
-        for record in self._records(conversation_ids):
+        for record in self._records(actor, conversation_ids, "csv"):
             c = record.conversation
             for m in record.messages:
                 row = {
@@ -101,6 +154,22 @@ class Exports:
                 }  # fmt: skip
                 writer.writerow([csv_cell(row[column]) for column in CSV_COLUMNS])
         return out.getvalue()
+
+
+def _target(ids: Sequence[int]) -> str:
+    """"conversation:42" for one, "conversations:12,15,..." for a set (clipped by the log)."""
+    if len(ids) == 1:
+        return f"conversation:{ids[0]}"
+    return "conversations:" + ",".join(str(i) for i in ids[:IDS_IN_AUDIT])
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:IDS_IN_AUDIT]) or "none"
+    return shown + (f" and {len(ids) - IDS_IN_AUDIT:,} more" if len(ids) > IDS_IN_AUDIT else "")
+
+
+def _count(n: int, word: str = "conversation") -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,15 +1,17 @@
 """The QA workspace: find conversations, read them with everything recorded per reply,
 rate replies, add notes and tags, and keep the golden set of regression cases.
 
-    qa = QAService(engine, personas)
-    page = qa.find(SearchFilters(text="refund", tags=("billing",)), page=0)
-    view = qa.transcript(page.rows[0].id)    # read-only: prompt, tokens, cost, feedback ...
-    qa.tag(view.id, "Billing ", by="quinn")  # stored as "billing"
-    qa.rate(view.messages[1].id, "ana", 1)   # the chat page's thumbs; None takes it back
-    qa.set_golden(view.id, True, by="quinn", note="refund policy")
+    qa = QAService(engine, personas, access=identity.access)
+    page = qa.find(actor, SearchFilters(text="refund", tags=("billing",)), page=0)
+    view = qa.transcript(actor, page.rows[0].id)  # read-only: prompt, tokens, cost, feedback ...
+    qa.tag(actor, view.id, "Billing ")            # stored as "billing", by actor.username
+    qa.rate(view.messages[1].id, "ana", 1)        # the chat page's thumbs; None takes it back
+    qa.set_golden(actor, view.id, True, note="refund policy")
 
-Every method returns frozen dataclasses (never ORM rows) and raises only the project's
-errors: `InputError` for what a person typed, `NotFoundError` for ids that are gone.
+Reading needs "qa.read" and annotating (notes, tags, the golden set) "qa.annotate": an
+agent is refused (`AccessDenied`, recorded) before anything is read or written. Every
+method returns frozen dataclasses (never ORM rows) and raises only the project's errors:
+`InputError` for what a person typed, `NotFoundError` for ids that are gone.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.errors import ChatbotError, InputError, NotFoundError
 from chatbot.store import qa as qa_store
 from chatbot.store.qa_records import (
     ConversationRecord,
-    conversation_exists,
     distinct_owners,
     load_records,
     persona_versions_used,
@@ -132,14 +136,18 @@ class TranscriptView:
 class QAService:
     """The QA page's use cases; see the module docstring."""
 
-    def __init__(self, engine: Engine, personas: PersonaService) -> None:
+    def __init__(self, engine: Engine, personas: PersonaService, *, access: Access | None = None) -> None:
         self.engine = engine
         self.personas = personas
+        self.access = access or Access(AuditLog(engine))
 
     # -- finding ---------------------------------------------------------------------------
 
-    def find(self, filters: SearchFilters, page: int = 0, *, page_size: int = PAGE_SIZE) -> SearchPage:
+    def find(
+        self, actor: Actor, filters: SearchFilters, page: int = 0, *, page_size: int = PAGE_SIZE
+    ) -> SearchPage:
         """Page `page` (from 0) of the conversations matching; `total` counts them all."""
+        self.access.require(actor, "qa.read")
         if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InputError(f"Pages start at 0 and hold 1 to {MAX_PAGE_SIZE} conversations.")
         filters = _clean_filters(filters)
@@ -148,32 +156,36 @@ class QAService:
                 session=session, filters=filters, limit=page_size, offset=page * page_size
             )
 
-    def matching_ids(self, filters: SearchFilters, *, limit: int = MAX_EXPORT) -> list[int]:
+    def matching_ids(self, actor: Actor, filters: SearchFilters, *, limit: int = MAX_EXPORT) -> list[int]:
         """Every conversation the filters match, in page order (for exporting a set)."""
+        self.access.require(actor, "qa.read")
         filters = _clean_filters(filters)
         with _translated(), store.read_session(self.engine) as session:
             return search_ids(session=session, filters=filters, limit=limit)
 
-    def transcript(self, conversation_id: int) -> TranscriptView:
+    def transcript(self, actor: Actor, conversation_id: int) -> TranscriptView:
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
+            self._readable(session, actor, conversation_id)
             records = load_records(session=session, conversation_ids=[conversation_id])
-        if not records:
-            raise NotFoundError(f"Conversation {conversation_id} does not exist (it may have been deleted).")
         return self._view(records[0])
 
     # -- pickers for the filters -----------------------------------------------------------
 
-    def tags(self) -> list[tuple[str, int]]:
+    def tags(self, actor: Actor) -> list[tuple[str, int]]:
         """Every tag in use, with how many conversations carry it."""
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             return qa_store.all_tags(session=session)
 
-    def owners(self) -> list[str]:
+    def owners(self, actor: Actor) -> list[str]:
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             return distinct_owners(session=session)
 
-    def personas_used(self) -> dict[str, list[int]]:
+    def personas_used(self, actor: Actor) -> dict[str, list[int]]:
         """Persona keys on conversations, each with its version numbers (newest first)."""
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             return persona_versions_used(session=session)
 
@@ -204,37 +216,48 @@ class QAService:
     # -- notes and tags ----------------------------------------------------------------------
 
     def note(
-        self, conversation_id: int, text: str, *, by: str, message_id: int | None = None
+        self, actor: Actor, conversation_id: int, text: str, *, message_id: int | None = None
     ) -> AnnotationView:
-        return self._annotate(conversation_id, qa_store.NOTE, text, by, message_id)
+        return self._annotate(actor, conversation_id, qa_store.NOTE, text, message_id)
 
     def tag(
-        self, conversation_id: int, tag: str, *, by: str, message_id: int | None = None
+        self, actor: Actor, conversation_id: int, tag: str, *, message_id: int | None = None
     ) -> AnnotationView:
         """Tags are stored trimmed and lowercased; tagging twice keeps one."""
-        return self._annotate(conversation_id, qa_store.TAG, tag, by, message_id)
+        return self._annotate(actor, conversation_id, qa_store.TAG, tag, message_id)
 
-    def untag(self, conversation_id: int, tag: str, *, message_id: int | None = None) -> bool:
+    def untag(
+        self, actor: Actor, conversation_id: int, tag: str, *, message_id: int | None = None
+    ) -> bool:
+        self.access.require(actor, "qa.annotate")
         with _translated(), store.write_session(self.engine) as session:
+            self._readable(session, actor, conversation_id)
             return qa_store.remove_tag(
                 session=session, conversation_id=conversation_id, tag=tag, message_id=message_id
             )
 
-    def remove_annotation(self, annotation_id: int) -> bool:
+    def remove_annotation(self, actor: Actor, annotation_id: int) -> bool:
         """Delete a note (or a tag) by its id; False if it was already gone."""
+        self.access.require(actor, "qa.annotate")
         with store.write_session(self.engine) as session:
+            annotation = qa_store.get_annotation(session=session, annotation_id=annotation_id)
+            if annotation is None:
+                return False
+            self._readable(session, actor, annotation.conversation_id)
             return qa_store.remove_annotation(session=session, annotation_id=annotation_id)
 
     def _annotate(
-        self, conversation_id: int, kind: str, text: str, by: str, message_id: int | None
+        self, actor: Actor, conversation_id: int, kind: str, text: str, message_id: int | None
     ) -> AnnotationView:
+        self.access.require(actor, "qa.annotate")
         with _translated(), store.write_session(self.engine) as session:
+            self._readable(session, actor, conversation_id)
             row = qa_store.add_annotation(
                 session=session,
                 conversation_id=conversation_id,
                 kind=kind,
                 text=text,
-                created_by=by,
+                created_by=actor.username,
                 message_id=message_id,
             )
             return _annotation(row)
@@ -242,29 +265,39 @@ class QAService:
     # -- the golden set ----------------------------------------------------------------------
 
     def set_golden(
-        self, conversation_id: int, golden: bool, *, by: str, note: str | None = None
+        self, actor: Actor, conversation_id: int, golden: bool, *, note: str | None = None
     ) -> bool:
         """Add the conversation to the golden set (or take it out); returns whether it is in."""
+        self.access.require(actor, "qa.annotate")
         with _translated(), store.write_session(self.engine) as session:
+            self._readable(session, actor, conversation_id)
             if golden:
                 qa_store.add_golden(
-                    session=session, conversation_id=conversation_id, added_by=by, note=note
+                    session=session, conversation_id=conversation_id, added_by=actor.username, note=note
                 )
             else:
-                if not conversation_exists(session=session, conversation_id=conversation_id):
-                    raise store.NotFoundError(f"conversation {conversation_id} does not exist")
                 qa_store.remove_golden(session=session, conversation_id=conversation_id)
         return golden
 
-    def is_golden(self, conversation_id: int) -> bool:
+    def is_golden(self, actor: Actor, conversation_id: int) -> bool:
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             return qa_store.is_golden(session=session, conversation_id=conversation_id)
 
-    def golden_conversations(self) -> list[GoldenView]:
+    def golden_conversations(self, actor: Actor) -> list[GoldenView]:
         """Newest first."""
+        self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             found = qa_store.list_golden_conversations(session=session)
         return [_golden(conversation, case) for case, conversation in found]
+
+    def _readable(self, session: Any, actor: Actor, conversation_id: int) -> store.Conversation:
+        """The conversation, if the actor may read it; one message for missing and hidden.
+        Annotating asks for read access too: a note or a tag is QA's, not a change to the
+        conversation (which QA may not make)."""
+        row = store.get_conversation(session=session, conversation_id=conversation_id)
+        message = f"Conversation {conversation_id} does not exist (it may have been deleted)."
+        return self.access.conversation(actor, row, message=message)  # type: ignore[return-value]
 
     # -- building the view -------------------------------------------------------------------
 

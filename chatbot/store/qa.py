@@ -148,6 +148,10 @@ def add_annotation(
     return annotation
 
 
+def get_annotation(*, session: Session, annotation_id: int) -> Annotation | None:
+    return session.get(Annotation, annotation_id)
+
+
 def remove_annotation(*, session: Session, annotation_id: int) -> bool:
     result = session.exec(  # type: ignore[call-overload]
         delete(Annotation).where(col(Annotation.id) == annotation_id)

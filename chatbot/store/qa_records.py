@@ -92,6 +92,15 @@ def _fill(session: Session, records: dict[int, ConversationRecord], chunk: list[
             owner[message_id].cost_usd[message_id] = math.fsum(values)
 
 
+def conversation_owners(*, session: Session, conversation_ids: Sequence[int]) -> dict[int, str]:
+    """The owner of each of these conversations that exists (to check access before loading)."""
+    owners: dict[int, str] = {}
+    for chunk in _chunks(list(dict.fromkeys(conversation_ids))):
+        query = select(Conversation.id, Conversation.owner).where(col(Conversation.id).in_(chunk))
+        owners.update(session.exec(query).all())  # type: ignore[arg-type]
+    return owners
+
+
 def conversation_exists(*, session: Session, conversation_id: int) -> bool:
     return session.get(Conversation, conversation_id) is not None
 

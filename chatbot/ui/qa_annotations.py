@@ -21,22 +21,22 @@ def _add(qa: QAService, conversation_id: int, message_id: int | None, kind: str,
     where = "this reply" if message_id is not None else "the conversation"
     if kind == "tag":
         state.attempt(
-            lambda: qa.tag(conversation_id, text, by=state.owner(), message_id=message_id),
+            lambda: qa.tag(state.actor(), conversation_id, text, message_id=message_id),
             success=f"Tag added to {where}.",
         )
     else:
         state.attempt(
-            lambda: qa.note(conversation_id, text, by=state.owner(), message_id=message_id),
+            lambda: qa.note(state.actor(), conversation_id, text, message_id=message_id),
             success=f"Note added to {where}.",
         )
 
 
 def _untag(qa: QAService, conversation_id: int, tag: str, message_id: int | None) -> None:
-    state.attempt(lambda: qa.untag(conversation_id, tag, message_id=message_id))
+    state.attempt(lambda: qa.untag(state.actor(), conversation_id, tag, message_id=message_id))
 
 
 def _remove(qa: QAService, annotation_id: int) -> None:
-    state.attempt(lambda: qa.remove_annotation(annotation_id))
+    state.attempt(lambda: qa.remove_annotation(state.actor(), annotation_id))
 
 
 def tag_row(

@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from chatbot.auth import Actor
 from chatbot.services.exports import Exports
 from chatbot.services.qa import MAX_EXPORT
 from chatbot.store import utc_now
 
 from . import qa_state, state
 from .navigation import page_file
-from .qa_text import count
+from .qa_text import count, one_line
 
 FORMATS = (
     # (label, extension, mime, help)
@@ -47,8 +48,12 @@ def download_buttons(
         )
 
 
-def _deferred(render: Callable[[list[int]], str], ids: Callable[[], Sequence[int]]) -> Callable[[], str]:
-    return lambda: render(list(ids()))
+def _deferred(
+    render: Callable[[Actor, list[int]], str], ids: Callable[[], Sequence[int]]
+) -> Callable[[], str]:
+    # The actor is read now, in the page run: the download is rendered later, on click.
+    actor = state.actor()
+    return lambda: render(actor, list(ids()))
 
 
 def export_set(exports: Exports, ids: Callable[[], Sequence[int]], total: int) -> None:
@@ -97,7 +102,7 @@ def _import(exports: Exports, field: str) -> None:
     if upload is None:
         return
     qa_state.reset_upload()  # the next run shows an empty uploader: one file, one import
-    result = state.attempt(lambda: exports.import_json(upload.getvalue(), by=state.owner()))
+    result = state.attempt(lambda: exports.import_json(state.actor(), upload.getvalue()))
     if result is None:
         # attempt() flashed the service's message; name the file it is about.
         kind, message = state.take_flash() or ("error", "The file could not be imported.")
@@ -105,10 +110,13 @@ def _import(exports: Exports, field: str) -> None:
         return
     ids = [new for _, new in result.conversations]
     st.session_state[qa_state.IMPORTED] = ids
+    owners = [one_line(name) for name in result.original_owners]
+    whose = ", ".join(owners[:3]) + (f" and {len(owners) - 3:,} more" if len(owners) > 3 else "")
+    origin = f" In the file they belonged to {whose}; a note on each says where it came from." if owners else ""
     state.flash(
         "success",
         f"Imported {count(len(ids), 'conversation')} ({count(result.messages, 'message')}) "
-        f"from {upload.name} as new conversations.",
+        f"from {upload.name} as new conversations, now yours.{origin}",
     )
     if ids:
         qa_state.open_conversation(ids[0])
@@ -123,7 +131,7 @@ def import_popover(exports: Exports) -> None:
             key=field,
             on_change=_import,
             args=(exports, field),
-            help="Creates new conversations; nothing already here is changed.",
+            help="Creates new conversations, owned by you; nothing already here is changed.",
         )
 
 

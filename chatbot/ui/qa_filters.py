@@ -16,6 +16,8 @@ import streamlit as st
 from chatbot.services.qa import QAService
 from chatbot.store.search import SearchFilters
 
+from . import state
+
 SEARCH_HELP = (
     'All words must appear in one message. `"exact phrase"` for words side by side, '
     "`refund*` for any word starting with refund. Word endings are matched loosely "
@@ -46,9 +48,10 @@ def clear_filters() -> None:
 
 def filter_bar(qa: QAService) -> SearchFilters:
     """Draw the search box and filters; return what they select."""
-    personas = qa.personas_used()
-    owners = qa.owners()
-    tag_counts = dict(qa.tags())
+    actor = state.actor()
+    personas = qa.personas_used(actor)
+    owners = qa.owners(actor)
+    tag_counts = dict(qa.tags(actor))
 
     search, persona_col, version_col, agent_col = st.columns(
         [3.2, 1.3, 0.8, 1.3], vertical_alignment="bottom"

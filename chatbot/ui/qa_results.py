@@ -9,7 +9,7 @@ import streamlit as st
 from chatbot.services.qa import QAService
 from chatbot.store.search import ConversationHit, SearchFilters, SearchPage
 
-from . import qa_state
+from . import qa_state, state
 from .qa_filters import clear_filters
 from .qa_text import badge, count, one_line, snippet_markdown, span
 
@@ -24,10 +24,10 @@ def search(qa: QAService, filters: SearchFilters) -> tuple[SearchPage, int]:
     """The results page to show and its number (from 0); back to the first page when the
     list shrank under the one we were on."""
     page = qa_state.page_number(filters)
-    found = qa.find(filters, page)
+    found = qa.find(state.actor(), filters, page)
     if page and not found.rows and found.total:
         st.session_state[qa_state.PAGE] = 1
-        found, page = qa.find(filters, 0), 0
+        found, page = qa.find(state.actor(), filters, 0), 0
     return found, page
 
 

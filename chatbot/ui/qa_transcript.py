@@ -31,14 +31,14 @@ STATUS_TEXT = {
 def _set_golden(qa: QAService, conversation_id: int, field: str) -> None:
     golden = bool(st.session_state.get(field))
     state.attempt(
-        lambda: qa.set_golden(conversation_id, golden, by=state.owner()),
+        lambda: qa.set_golden(state.actor(), conversation_id, golden),
         success="Added to the golden set." if golden else "Removed from the golden set.",
     )
 
 
 def transcript_panel(qa: QAService, exports: Exports, conversation_id: int) -> None:
     try:
-        view = qa.transcript(conversation_id)
+        view = qa.transcript(state.actor(), conversation_id)
     except ChatbotError as error:
         st.warning(error.user_message, icon=":material/info:")
         st.button("Close", key="qa-close-missing", icon=":material/close:",

@@ -195,7 +195,7 @@ def _start_golden(
 
 
 def new_run_panel(runtime: Runtime) -> None:
-    golden = [g.conversation_id for g in runtime.qa.golden_conversations()]
+    golden = [g.conversation_id for g in runtime.qa.golden_conversations(state.actor())]
     personas = runtime.personas.list()
     with st.container(border=True):
         st.subheader("New run", anchor=False)

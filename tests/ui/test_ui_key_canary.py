@@ -209,7 +209,9 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
     assert [type(r).__name__ for _, r in batches.results(batches.wait(batch.id, sleep=lambda s: None))] == ["Reply"]
 
     page = []
-    at.query_params["qc"] = str(cid)  # the QA transcript open, with its rendered prompt
+    # The admin and QA pages, as a role that has them, with the QA transcript open (and its
+    # rendered prompt).
+    at = new_app({"qc": str(cid)}, user="admin")
     for path in QA_PAGES:
         at.switch_page(path).run()
         assert not at.exception, (path, at.exception)

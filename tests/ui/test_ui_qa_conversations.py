@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from streamlit.testing.v1 import AppTest
+from actors import QA
 from ui_helpers import conversation_id, send
 
 from chatbot import store
@@ -26,9 +27,9 @@ def listed(at: AppTest) -> list[int]:
     return [int(b.key.removeprefix("qa-open-")) for b in at.button if (b.key or "").startswith("qa-open-")]
 
 
-def chat(new_app, *messages: str) -> int:
-    """A conversation held on the chat page; returns its id."""
-    at = new_app()
+def chat(new_app, *messages: str, user: str = "agent") -> int:
+    """A conversation held on the chat page (by `user`, an agent); returns its id."""
+    at = new_app(user=user)
     for text in messages:
         send(at, text)
     return conversation_id(at)
@@ -112,11 +113,11 @@ def test_each_filter_narrows_the_list(new_app, sandbox):
         other = store.create_conversation(
             session=session, persona="retired", persona_version=3, owner="bea", title="Bea's case"
         ).id
-    runtime.qa.tag(ok, "billing", by="quinn")
-    runtime.qa.tag(failed, "billing", by="quinn")
-    runtime.qa.tag(failed, "escalated", by="quinn")
-    runtime.qa.set_golden(ok, True, by="quinn")
-    reply = [m for m in runtime.qa.transcript(ok).messages if m.role == "assistant"][0]
+    runtime.qa.tag(QA, ok, "billing")
+    runtime.qa.tag(QA, failed, "billing")
+    runtime.qa.tag(QA, failed, "escalated")
+    runtime.qa.set_golden(QA, ok, True)
+    reply = [m for m in runtime.qa.transcript(QA, ok).messages if m.role == "assistant"][0]
     runtime.qa.rate(reply.id, "agent", -1, "too long")
     at = open_qa(new_app(user="qa"))
     assert sorted(listed(at)) == sorted([ok, failed, other])
@@ -150,7 +151,7 @@ def test_each_filter_narrows_the_list(new_app, sandbox):
 def test_opening_a_conversation_shows_what_each_reply_recorded(new_app, db):
     cid = chat(new_app, "Where is my refund for order 1042?")
     runtime = get_runtime()
-    reply = [m for m in runtime.qa.transcript(cid).messages if m.role == "assistant"][0]
+    reply = [m for m in runtime.qa.transcript(QA, cid).messages if m.role == "assistant"][0]
     runtime.qa.rate(reply.id, "agent", 1, "spot on")
     at = open_qa(new_app(user="qa"))
 
@@ -285,3 +286,30 @@ def test_results_are_paged_fifty_at_a_time(new_app):
     assert len(listed(at)) == 3 and "51–53 of 53 matching conversations." in captions(at)
     run(at.text_input(key="q").set_value("x"))  # a new search starts on page 1 again
     assert at.session_state["qa-page"] == 1
+
+
+# What a QA reader may click on the page: opening, closing, paging, annotating, the golden
+# flag, exports and replays. A control that changes the conversation itself (rename,
+# delete, archive, post) would be a new key here, and fails the test below.
+READER_CONTROLS = ("qa-open-", "qa-close", "qa-replay-", "qa-untag-", "qa-unnote-", "qa-add-note-",
+                   "qa-add-tag-", "qa-export-", "qa-clear-", "qa-imported-")
+
+
+def test_qa_reads_every_agents_conversation_and_cannot_change_it(new_app, db):
+    mine = chat(new_app, "Where is my refund?")
+    theirs = chat(new_app, "My parcel never arrived.", user="agent2")
+    at = open_qa(new_app(user="qa"))
+    assert sorted(listed(at)) == sorted([mine, theirs])
+
+    for cid, owner in ((mine, "agent"), (theirs, "agent2")):
+        at.button(key=f"qa-open-{cid}").click()
+        run(at)
+        (header,) = [c for c in captions(at) if c.startswith(f"#{cid} · persona")]
+        assert f"agent **{owner}**" in header and len(at.chat_message) == 2
+        keys = [w.key or "" for w in (*at.button, *at.get("download_button"))]
+        assert keys and all(k.startswith(READER_CONTROLS) for k in keys), keys
+        labels = " ".join(b.label.lower() for b in at.button)
+        assert not any(word in labels for word in ("rename", "delete", "archive")), labels
+        assert [t.key for t in at.text_input] == ["q"] and not at.chat_input
+    assert db("SELECT id, owner, title FROM conversation ORDER BY id") == [
+        (mine, "agent", "Where is my refund?"), (theirs, "agent2", "My parcel never arrived.")]

@@ -12,6 +12,7 @@ import re
 import pytest
 import streamlit as st
 from test_ui_qa_conversations import bodies, chat, listed, open_qa, run
+from actors import QA
 from ui_helpers import walk
 
 from chatbot import store
@@ -40,7 +41,7 @@ def content(download: dict) -> str:
 
 def comparable(conversation_id: int) -> dict:
     """What an import must reproduce: the transcript without ids and the golden flag's date."""
-    view = get_runtime().qa.transcript(conversation_id)
+    view = get_runtime().qa.transcript(QA, conversation_id)
     fields = ("role", "content", "status", "error", "model", "input_tokens", "output_tokens",
               "stop_reason", "request_id", "ttft_ms", "total_ms")  # fmt: skip
     return {
@@ -59,14 +60,14 @@ def comparable(conversation_id: int) -> dict:
     }
 
 
-def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimports(new_app, served):
+def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimports(new_app, served, db):
     cid = chat(new_app, "Where is my refund for order 1042?", "It arrived broken.")
     qa = get_runtime().qa
-    reply = [m for m in qa.transcript(cid).messages if m.role == "assistant"][-1]
+    reply = [m for m in qa.transcript(QA, cid).messages if m.role == "assistant"][-1]
     qa.rate(reply.id, "agent", -1, "missed the photo request")
-    qa.note(cid, "Refund policy case.", by="quinn")
-    qa.tag(cid, "refund", by="quinn", message_id=reply.id)
-    qa.set_golden(cid, True, by="quinn", note="baseline")
+    qa.note(QA, cid, "Refund policy case.")
+    qa.tag(QA, cid, "refund", message_id=reply.id)
+    qa.set_golden(QA, cid, True, note="baseline")
     at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     exported = {ext: served[f"qa-export-{cid}-{ext}"] for ext in ("json", "md", "csv")}
@@ -80,14 +81,28 @@ def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimport
     rows = list(csv.DictReader(io.StringIO(content(exported["csv"]))))
     assert [r["role"] for r in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[3]["feedback"] == "down by agent: missed the photo request"
+    # Each download is recorded with who made it; so is the import below.
+    assert db("SELECT actor, role, action, target, detail FROM audit_entry WHERE action LIKE 'conversation.%'"
+              " ORDER BY id") == [
+        ("qa", "qa", "conversation.export", f"conversation:{cid}", f"{kind}, 1 conversation: {cid}")
+        for kind in ("json", "markdown", "csv")]
 
     (uploader,) = at.file_uploader
     run(uploader.set_value(("refund.json", content(exported["json"]).encode(), "application/json")))
 
     (new_id,) = [int(i) for i in at.session_state[qa_state.IMPORTED]]
+    (imported,) = db("SELECT actor, target FROM audit_entry WHERE action = 'conversation.import'")
+    assert imported == ("qa", f"conversation:{new_id}")
     assert new_id != cid and at.query_params["qc"] == str(new_id)  # the import is opened
-    assert "Imported 1 conversation (4 messages) from refund.json" in at.success[0].value
-    assert comparable(new_id) == comparable(cid)
+    assert "Imported 1 conversation (4 messages) from refund.json as new conversations, now yours. " \
+        "In the file they belonged to agent;" in at.success[0].value
+    copy, original = comparable(new_id), comparable(cid)
+    provenance = copy["notes"].pop()  # the note saying where the copy came from
+    assert provenance.startswith(f"Imported by qa from an export of ") and f"#{cid} of “agent”" in provenance
+    for message in original["messages"]:  # the importer vouches for the ratings now
+        message["feedback"] = [("qa", rating, comment) for _, rating, comment in message["feedback"]]
+    assert copy == original
+    assert get_runtime().qa.transcript(QA, new_id).owner == "qa"  # not the agent's: a copy QA holds
     assert sorted(listed(at)) == sorted([cid, new_id])
     # The uploader starts empty again: the next run does not import the file twice.
     run(at)
@@ -162,10 +177,10 @@ def test_markup_in_messages_tags_and_notes_stays_inert(new_app):
     with store.write_session(runtime.engine) as session:  # only here, so it is the snippet
         store.add_message(session=session, conversation_id=cid, role="user",
                           content="zebra :orange-background[fake] " + PAYLOAD)
-    reply = [m for m in qa.transcript(cid).messages if m.role == "assistant"][0]
-    qa.tag(cid, "<img src=x onerror=alert(1)>", by="quinn")
-    qa.tag(cid, "x] :red[y", by="quinn", message_id=reply.id)
-    qa.note(cid, PAYLOAD, by="quinn", message_id=reply.id)
+    reply = [m for m in qa.transcript(QA, cid).messages if m.role == "assistant"][0]
+    qa.tag(QA, cid, "<img src=x onerror=alert(1)>")
+    qa.tag(QA, cid, "x] :red[y", message_id=reply.id)
+    qa.note(QA, cid, PAYLOAD, message_id=reply.id)
     at = open_qa(new_app({"qc": str(cid)}, user="qa"))
 
     run(at.text_input(key="q").set_value("zebra"))

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.safe_markdown import safe_markdown
+from actors import QA
 from ui_helpers import conversation_id, send, walk
 
 PAGE = "../../pages/qa_replays.py"
@@ -170,7 +171,7 @@ def test_the_golden_set_replays_against_a_draft_in_one_click(new_app, db):
     golden = conversation(new_app, "Where is order 1042?")
     conversation(new_app, "Not a regression case.")
     runtime = get_runtime()
-    runtime.qa.set_golden(golden, True, by="qa")
+    runtime.qa.set_golden(QA, golden, True)
     at = open_replays(new_app(user="qa"))
     assert not [b for b in at.button if b.key == "replay-golden-support"]  # no draft yet
 
