@@ -292,7 +292,7 @@ def test_results_are_paged_fifty_at_a_time(new_app):
 # flag, exports and replays. A control that changes the conversation itself (rename,
 # delete, archive, post) would be a new key here, and fails the test below.
 READER_CONTROLS = ("qa-open-", "qa-close", "qa-replay-", "qa-untag-", "qa-unnote-", "qa-add-note-",
-                   "qa-add-tag-", "qa-export-", "qa-clear-", "qa-imported-")
+                   "qa-add-tag-", "qa-export-", "qa-clear-", "qa-imported-", "sign-out")
 
 
 def test_qa_reads_every_agents_conversation_and_cannot_change_it(new_app, db):
