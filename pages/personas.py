@@ -22,7 +22,7 @@ if key is None:
     st.stop()
 
 try:
-    latest = runtime.personas.latest(key)
+    latest = runtime.personas.latest(state.actor(), key)
 except ChatbotError as error:
     st.error(error.user_message)
     st.stop()

@@ -63,7 +63,7 @@ def create_with_persona(
 def default_persona_key(engine: Engine, personas: PersonaService, owner: str) -> str:
     """The persona a new conversation gets unless the agent picks one: the one they used
     last, if it is still available, else the shipped default, else the first listed."""
-    available = [p.key for p in personas.list() if p.published_version is not None]
+    available = personas.published_keys()
     if not available:
         raise NotFoundError("No persona is published yet. Ask an admin to publish one.")
     with store.read_session(engine) as session:

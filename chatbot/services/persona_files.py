@@ -1,10 +1,12 @@
 """Personas to and from files: export the latest versions, import a file all or nothing.
 
     files = PersonaFiles(personas)
-    data = files.export(["billing"], "yaml")
-    result = files.import_file(data.encode(), "billing.yaml", by="ana")
+    data = files.export(actor, ["billing"], "yaml")
+    result = files.import_file(actor, data.encode(), "billing.yaml")
 
-`PersonaService.export` and `PersonaService.import_file` delegate here.
+`PersonaService.export` and `PersonaService.import_file` check "personas.edit" and
+delegate here. Both write one audit entry per persona ("persona:billing v3"): an export
+in a transaction of its own once the file is made, an import inside its transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlmodel import Session
 
 from chatbot import store
+from chatbot.auth import Actor
 from chatbot.errors import InputError
 from chatbot.personas import PersonaSpec, slugify
 from chatbot.personas.files import (
@@ -26,6 +29,7 @@ from chatbot.personas.files import (
     parse_persona_file,
 )
 from chatbot.services import persona_rows as rows
+from chatbot.services.persona_results import target
 
 if TYPE_CHECKING:
     from chatbot.services.personas import PersonaService
@@ -48,7 +52,7 @@ class PersonaFiles:
     def __init__(self, personas: PersonaService) -> None:
         self.personas = personas
 
-    def export(self, keys: Sequence[str] | None, fmt: Format) -> str:
+    def export(self, actor: Actor, keys: Sequence[str] | None, fmt: Format) -> str:
         """The latest version of each persona (all non-archived ones when keys is None)."""
         if fmt not in ("yaml", "json"):
             raise InputError(f"Cannot export as {fmt!r}: choose yaml or json.")
@@ -58,10 +62,17 @@ class PersonaFiles:
                 personas = store.list_personas(session=session)
             else:
                 personas = [rows.require(session, key) for key in dict.fromkeys(keys)]
-            items = [(p.key, specs.remember(p.key, rows.latest(session, p))) for p in personas]
-        return dump_personas(items, fmt)
+            latest = [(p.key, rows.latest(session, p)) for p in personas]
+            items = [(key, specs.remember(key, row)) for key, row in latest]
+        data = dump_personas(items, fmt)
+        with store.write_session(self.personas.engine) as session:
+            for key, row in latest:
+                self.personas.audit.append(session, actor, "persona.export",
+                                           target=target(key, row.number),
+                                           detail=f"as {fmt}, {len(latest)} in the file")
+        return data
 
-    def import_file(self, data: bytes, filename: str, *, by: str) -> ImportResult:
+    def import_file(self, actor: Actor, data: bytes, filename: str) -> ImportResult:
         """Import every persona in a file, all or nothing, in one transaction.
 
         An existing key gets a new draft version (unless identical to its latest); a new
@@ -71,6 +82,12 @@ class PersonaFiles:
         """
         keyed = _keyed(parse_persona_file(data, filename))
         note = f"Imported from {_short(filename)}"
+        by = actor.username
+        audit = self.personas.audit
+
+        def record(session: Session, key: str, number: int, what: str) -> None:
+            audit.append(session, actor, "persona.import", target=target(key, number),
+                         detail=f"{what}, from {_short(filename)}")
 
         def run(session: Session) -> ImportResult:
             created: list[str] = []
@@ -82,11 +99,16 @@ class PersonaFiles:
                     store.create_persona(
                         session=session, key=key, spec=spec.to_dict(), created_by=by, note=note
                     )
+                    record(session, key, 1, "created, published")
                     created.append(key)
-                elif rows.spec_or_none(rows.latest(session, persona)) == spec:
+                    continue
+                latest = rows.latest(session, persona)
+                if rows.spec_or_none(latest) == spec:
+                    record(session, key, latest.number, "unchanged")
                     unchanged.append(key)
                 else:
-                    rows.add_version(session, persona, spec, by=by, note=note, publish=False)
+                    number = rows.add_version(session, persona, spec, by=by, note=note, publish=False)
+                    record(session, key, number, f"v{latest.number} -> v{number} (draft)")
                     updated.append(key)
             return ImportResult(created=created, updated=updated, unchanged=unchanged)
 

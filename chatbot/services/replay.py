@@ -177,7 +177,7 @@ class ReplayService:
                 raise InputError("Choose the persona the version belongs to.")
             return None
         if target.version is None:
-            return self.personas.latest(target.persona).number
+            return self.personas.latest_number(target.persona)
         return self.personas.version(target.persona, target.version).number  # NotFoundError if absent
 
     # -- runs -----------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def build_runtime(
             **shared,
         )
     client = LLMClient(client_settings, cache=cache, limiter=limiter)
-    personas = PersonaService(engine, client)
+    personas = PersonaService(engine, client, access=identity.access)
     seeded = personas.seed_defaults()
     if seeded:
         log.info("seeded %d shipped personas", seeded)
@@ -154,7 +154,7 @@ def build_runtime(
         chat=chat,
         conversations=Conversations(engine, personas),
         personas=personas,
-        scratch=ScratchChat(client),
+        scratch=ScratchChat(client, access=identity.access),
         summaries=SummaryService(engine=engine, client=client, settings=settings, budgets=budgets),
         budgets=budgets,
         checks=checks,

@@ -148,6 +148,23 @@ def list_personas(*, session: Session, include_archived: bool = False) -> list[P
     return list(session.exec(query).all())
 
 
+def list_published_personas(*, session: Session) -> list[tuple[Persona, PersonaVersion]]:
+    """Each unarchived persona that has a published version, with that version (what an
+    agent may see: a draft's name or description never leaves the database). By key; the
+    persona's own `name` is the latest version's, so callers sort by the version's."""
+    query = (
+        select(Persona, PersonaVersion)
+        .join(
+            PersonaVersion,
+            (col(PersonaVersion.persona_id) == col(Persona.id))
+            & (col(PersonaVersion.number) == col(Persona.published_version)),
+        )
+        .where(col(Persona.archived).is_(False))
+        .order_by(col(Persona.key))
+    )
+    return [(persona, version) for persona, version in session.exec(query).all()]
+
+
 def persona_keys_like(*, session: Session, prefix: str) -> set[str]:
     """Keys equal to `prefix` or starting with `prefix-` (to pick a free "name-2")."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

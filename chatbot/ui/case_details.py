@@ -67,7 +67,7 @@ def _start(runtime: Runtime, persona: str, prefix: str, names: list[str]) -> Non
 def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]]:
     """Pick a persona and fill its case details; returns them for a message typed straight
     into the chat input (which starts the conversation too). No persona: (None, {})."""
-    summaries = [p for p in runtime.personas.list() if p.published_version is not None]
+    summaries = [p for p in runtime.personas.list(state.actor()) if p.published_version is not None]
     if not summaries:
         # No st.stop(): the sidebar below must still open the existing conversations.
         st.error("No persona is published yet. Ask an admin to publish one on the Personas page.")
@@ -83,7 +83,7 @@ def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]
         format_func=lambda key: names[key],
         key="new-persona",
     )
-    persona = runtime.personas.published(persona_key)
+    persona = runtime.personas.published_for(state.actor(), persona_key)
     if persona.spec.description:
         st.caption(persona.spec.description)
     values: dict[str, str] = {}

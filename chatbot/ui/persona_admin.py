@@ -30,13 +30,13 @@ def _act(action, success: str, select: bool = False) -> None:
 def persona_toolbar(runtime: Runtime) -> str | None:
     """The persona picker and its actions; returns the key being edited."""
     show_archived = st.toggle("Show archived", key="persona-show-archived")
-    summaries = runtime.personas.list(include_archived=show_archived)
-    owner = state.owner()
+    actor = state.actor()
+    summaries = runtime.personas.list(actor, include_archived=show_archived)
     pick, new, copy, archive = st.columns([0.55, 0.15, 0.15, 0.15], vertical_alignment="bottom")
     new.button(
         "New", icon=":material/add:", width="stretch", key="persona-new",
         on_click=_act,
-        args=(lambda: runtime.personas.create(STARTER, by=owner), "Persona created.", True),
+        args=(lambda: runtime.personas.create(actor, STARTER), "Persona created.", True),
     )
     if not summaries:
         st.info("No personas to show: turn on *Show archived*, create one with **New**, or import a file.")
@@ -58,7 +58,7 @@ def persona_toolbar(runtime: Runtime) -> str | None:
     copy.button(
         "Duplicate", icon=":material/content_copy:", width="stretch", key="persona-copy",
         on_click=_act,
-        args=(lambda: runtime.personas.duplicate(key, by=owner), "Persona duplicated.", True),
+        args=(lambda: runtime.personas.duplicate(actor, key), "Persona duplicated.", True),
     )
     archived = by_key[key].archived
     archive.button(
@@ -69,7 +69,7 @@ def persona_toolbar(runtime: Runtime) -> str | None:
         help="Archived personas are not offered for new conversations; old ones keep working.",
         on_click=_act,
         args=(
-            lambda: runtime.personas.archive(key, archived=not archived),
+            lambda: runtime.personas.archive(actor, key, archived=not archived),
             "Persona restored." if archived else "Persona archived.",
         ),
     )
@@ -93,15 +93,15 @@ def save_buttons(
             label=f"Replay the golden set against draft v{latest.number} before publishing",
             icon=":material/replay:",
         )
-    owner = state.owner()
+    actor = state.actor()
 
     def save_draft():
-        return runtime.personas.save(key, spec, by=owner, note=note or None)
+        return runtime.personas.save(actor, key, spec, note=note or None)
 
     def save_and_publish():
         if unchanged:  # the latest version is a draft already: just publish it
-            return runtime.personas.publish(key, latest.number, by=owner)
-        return runtime.personas.save(key, spec, by=owner, note=note or None, publish=True)
+            return runtime.personas.publish(actor, key, latest.number)
+        return runtime.personas.save(actor, key, spec, note=note or None, publish=True)
 
     # Handled in the script body, not with on_click: a callback would see the form as it
     # was one run earlier, and an edit made just before the click would be lost.

@@ -8,8 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.personas import PersonaError, PersonaSpec
 from chatbot.services.runtime import Runtime
+
+from . import state
 
 KNOWN_MODELS = ("claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5", "claude-sonnet-4-6")
 
@@ -24,9 +27,12 @@ def model_choices(_runtime: Runtime) -> list[str]:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=200)
-def cached_preview(_runtime: Runtime, spec: PersonaSpec, values: tuple[tuple[str, str], ...]):
-    # Keyed by the spec and sample values, so typing elsewhere on the page costs no API call.
-    return _runtime.personas.preview(spec, dict(values))
+def cached_preview(
+    _runtime: Runtime, actor: Actor, spec: PersonaSpec, values: tuple[tuple[str, str], ...]
+):
+    # Keyed by the spec and sample values, so typing elsewhere on the page costs no API call;
+    # and by the actor, so a preview one person was allowed never answers for another.
+    return _runtime.personas.preview(actor, spec, dict(values))
 
 
 def _lines(text: str, *, strip: bool = True) -> list[str]:
@@ -157,7 +163,7 @@ def preview_panel(runtime: Runtime, spec: PersonaSpec | None, *, prefix: str) ->
         values[variable.name] = st.text_input(
             f"Sample {variable.title}", value=variable.default, key=f"{prefix}-sample-{variable.name}"
         )
-    preview = cached_preview(runtime, spec, tuple(sorted(values.items())))
+    preview = cached_preview(runtime, state.actor(), spec, tuple(sorted(values.items())))
     if preview.error and preview.prompt is None:
         st.error(preview.error, icon=":material/error:")
         return values

@@ -11,13 +11,14 @@ from . import state
 
 
 def files_panel(runtime: Runtime) -> None:
+    actor = state.actor()
     st.markdown("**Import**")
     upload = st.file_uploader(
         "Persona file (.yaml, .yml or .json)", type=["yaml", "yml", "json"], key="persona-upload"
     )
     if upload is not None and st.button("Import", key="persona-import", icon=":material/upload:"):
         try:
-            result = runtime.personas.import_file(upload.getvalue(), upload.name, by=state.owner())
+            result = runtime.personas.import_file(actor, upload.getvalue(), upload.name)
         except ChatbotError as error:
             st.error(f"Nothing was imported. {error.user_message}", icon=":material/error:")
         else:
@@ -31,7 +32,7 @@ def files_panel(runtime: Runtime) -> None:
             st.rerun()
 
     st.markdown("**Export**")
-    summaries = runtime.personas.list(include_archived=True)
+    summaries = runtime.personas.list(actor, include_archived=True)
     names = {p.key: p.name for p in summaries}
     keys = st.multiselect(
         "Personas", list(names), default=[p.key for p in summaries if not p.archived],
@@ -41,7 +42,8 @@ def files_panel(runtime: Runtime) -> None:
     if keys:
         st.download_button(
             "Download",
-            data=runtime.personas.export(keys, fmt),
+            # Made when clicked, not on every run of the page: each export is audited.
+            data=lambda: runtime.personas.export(actor, keys, fmt),
             file_name=f"personas.{fmt}",
             mime="application/json" if fmt == "json" else "application/yaml",
             icon=":material/download:",

@@ -10,7 +10,8 @@ from . import state
 
 
 def history_panel(runtime: Runtime, key: str) -> None:
-    versions = runtime.personas.versions(key)
+    actor = state.actor()
+    versions = runtime.personas.versions(actor, key)
     st.dataframe(
         [
             {
@@ -33,14 +34,13 @@ def history_panel(runtime: Runtime, key: str) -> None:
         left, right = st.columns(2)
         a = left.selectbox("Compare version", numbers, index=1, key=f"diff-a-{suffix}")
         b = right.selectbox("with version", numbers, index=0, key=f"diff-b-{suffix}")
-        diff = runtime.personas.diff(key, a, b)
+        diff = runtime.personas.diff(actor, key, a, b)
         if diff:
             st.code(diff, language="diff")
         else:
             st.caption("These two versions are identical.")
 
     chosen = st.selectbox("Version", numbers, key=f"act-{suffix}", format_func=lambda n: f"version {n}")
-    owner = state.owner()
     publish, restore = st.columns(2)
     publish.button(
         f"Publish version {chosen}",
@@ -49,7 +49,7 @@ def history_panel(runtime: Runtime, key: str) -> None:
         width="stretch",
         help="New conversations get the published version; running ones keep theirs.",
         on_click=state.attempt,
-        args=(lambda: runtime.personas.publish(key, chosen, by=owner), f"Version {chosen} is published."),
+        args=(lambda: runtime.personas.publish(actor, key, chosen), f"Version {chosen} is published."),
     )
     restore.button(
         f"Restore version {chosen}",
@@ -59,7 +59,7 @@ def history_panel(runtime: Runtime, key: str) -> None:
         help="Makes a new version with this version's content (a draft until published).",
         on_click=state.attempt,
         args=(
-            lambda: runtime.personas.restore(key, chosen, by=owner),
+            lambda: runtime.personas.restore(actor, key, chosen),
             f"Version {chosen} was restored as a new draft version.",
         ),
     )

@@ -11,6 +11,7 @@ from chatbot.llm import Turn
 from chatbot.personas import PersonaSpec
 from chatbot.services.runtime import Runtime
 
+from . import state
 from .chat_view import AVATARS
 from .safe_markdown import safe_markdown
 
@@ -38,7 +39,7 @@ def try_panel(runtime: Runtime, spec: PersonaSpec | None, values: Mapping[str, s
         st.markdown(safe_markdown(text.strip()))
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         try:
-            with runtime.scratch.stream(spec, values, asked) as reply:
+            with runtime.scratch.stream(state.actor(), spec, values, asked) as reply:
                 # st.write_stream calls iter() once to check its argument and again to
                 # read it; a ReplyStream may be iterated only once, its iterator any time.
                 answer = st.write_stream(iter(reply))

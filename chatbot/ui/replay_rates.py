@@ -12,6 +12,7 @@ import streamlit as st
 from chatbot.services.replay_views import PassRate, baseline
 from chatbot.services.runtime import Runtime
 
+from . import state
 from .qa_text import escape
 from .usage_panels import percent
 
@@ -58,7 +59,7 @@ def pass_rates_panel(runtime: Runtime) -> None:
 
 
 def _pass_rates(runtime: Runtime) -> None:
-    published = {p.key: p.published_version for p in runtime.personas.list(include_archived=True)}
+    published = {p.key: p.published_version for p in runtime.personas.list(state.actor(), include_archived=True)}
     rates = runtime.replays.pass_rates()
     if not rates:
         st.caption("Pass rates appear once a run with checks has replayed some turns.")

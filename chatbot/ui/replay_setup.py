@@ -100,7 +100,7 @@ def target_picker(runtime: Runtime, summaries: Sequence[PersonaSummary]) -> Repl
     )
     version = None
     if persona is not None:
-        versions = {v.number: v.published for v in runtime.personas.versions(persona)}
+        versions = {v.number: v.published for v in runtime.personas.versions(state.actor(), persona)}
         version = middle.selectbox(
             "Version", list(versions), key=f"replay-version-{persona}",
             format_func=lambda n: _version_label(n, versions),
@@ -196,7 +196,7 @@ def _start_golden(
 
 def new_run_panel(runtime: Runtime) -> None:
     golden = [g.conversation_id for g in runtime.qa.golden_conversations(state.actor())]
-    personas = runtime.personas.list()
+    personas = runtime.personas.list(state.actor())
     with st.container(border=True):
         st.subheader("New run", anchor=False)
         source = source_picker(golden)

@@ -13,6 +13,8 @@ from chatbot.services.personas import PersonaService
 from chatbot.services.replay import ReplayService
 from chatbot.store import replays as rows
 
+from actors import ADMIN
+
 WAIT = 20  # seconds: an upper bound for a run to finish, never slept
 VARS = {"company_name": "Acme", "agent_name": "Alex", "customer_name": "Dana", "ticket_id": "T-7"}
 
@@ -44,7 +46,7 @@ class Env:
             spec, template=spec.template.replace("{{ company_name }}", company),
             model=model or spec.model,
         )
-        return self.personas.save("support", spec, by="admin").number
+        return self.personas.save(ADMIN, "support", spec).number
 
     def conversation(self, messages: list[tuple[str, str, str]], *, version: int = 1) -> list[int]:
         """A stored conversation: (role, content, status) each; returns the message ids."""

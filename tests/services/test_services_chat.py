@@ -17,6 +17,8 @@ from chatbot.services.chat import STOPPED_BY_AGENT, ChatService, clean_message
 from chatbot.services.generation import Generations
 from chatbot.services.personas import PersonaService
 
+from actors import ADMIN
+
 WAIT = 20  # seconds; an upper bound for a background reply, never slept
 
 
@@ -203,13 +205,13 @@ def test_required_case_details_are_asked_for_before_anything_is_stored(service, 
     from chatbot.personas import PersonaSpec, Variable
 
     service.personas.create(
+        ADMIN,
         PersonaSpec(
             name="Billing desk",
             template="You help {{ customer_name }} with invoice {{ invoice }}.",
             variables=(Variable("customer_name", "Customer name", required=True),
                        Variable("invoice", "Invoice number", default="unknown")),
         ),
-        by="admin",
         key="billing",
     )
     with pytest.raises(InputError) as info:

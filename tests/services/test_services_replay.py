@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from actors import ADMIN
 from replay_harness import STORY, VARS, WAIT, finish, history, sent
 
 from chatbot import store
@@ -68,7 +69,7 @@ def test_each_turn_is_replayed_on_the_original_history_with_the_target(env, sand
 def test_without_a_persona_target_each_conversation_keeps_its_own_version(env, sandbox):
     env.conversation(STORY[:2], version=1)
     newer = env.draft("Initech")
-    env.personas.publish("support", newer, by="admin")
+    env.personas.publish(ADMIN, "support", newer)
     service = env.service()
     run_id = service.start([env.last_conversation], ReplayTarget(), by="qa")
     finish(service, run_id)

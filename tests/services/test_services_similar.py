@@ -16,6 +16,8 @@ from chatbot.services.generation import Generations
 from chatbot.services.personas import PersonaService
 from chatbot.services.runtime import build_runtime
 
+from actors import ADMIN
+
 WAIT = 20  # seconds; an upper bound for a background reply, never slept
 FAQ = {"name": "FAQ", "template": "You answer questions from Acme's FAQ.", "temperature": 0}
 
@@ -28,10 +30,10 @@ def service(tmp_path, sandbox):
     client = LLMClient(ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url,
                                       max_attempts=2, backoff_initial=0.01))
     personas = PersonaService(engine, client)
-    personas.create(PersonaSpec.from_dict({**FAQ, "similar_questions": True}), by="t", key="faq")
-    personas.create(PersonaSpec.from_dict({**FAQ, "name": "FAQ off"}), by="t", key="faq-off")
-    personas.create(PersonaSpec.from_dict({**FAQ, "name": "FAQ no cache", "cache_replies": False,
-                                           "similar_questions": True}), by="t", key="faq-nocache")
+    personas.create(ADMIN, PersonaSpec.from_dict({**FAQ, "similar_questions": True}), key="faq")
+    personas.create(ADMIN, PersonaSpec.from_dict({**FAQ, "name": "FAQ off"}), key="faq-off")
+    personas.create(ADMIN, PersonaSpec.from_dict({**FAQ, "name": "FAQ no cache", "cache_replies": False,
+                                                  "similar_questions": True}), key="faq-nocache")
     chat = ChatService(engine=engine, client=client, settings=settings, generations=Generations(4),
                        personas=personas, similar=SimilarityCache(ttl_seconds=600))
     yield chat

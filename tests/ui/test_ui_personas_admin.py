@@ -15,6 +15,8 @@ from chatbot.sandbox.replies import input_tokens
 from chatbot.ui.persona_admin import STARTER
 from chatbot.ui.resources import get_runtime
 
+from actors import ADMIN
+
 OLD_LINE = next(line for line in SUPPORT.template.splitlines() if line.startswith("Be friendly"))
 NEW_LINE = OLD_LINE.replace("Be friendly, concise", "Be warm, brief")
 EDITED = SUPPORT.template.replace(OLD_LINE, NEW_LINE)
@@ -364,7 +366,7 @@ def test_try_it_streams_a_reply_to_the_unsaved_draft_and_stores_nothing(new_app,
 
 def test_a_persona_left_to_the_api_default_temperature_opens_unchanged_and_stays_so(new_app, db):
     spec = PersonaSpec(name="Free form", template="Answer briefly.", temperature=None)
-    get_runtime().personas.create(spec, by="admin", key="free")  # e.g. imported from a file
+    get_runtime().personas.create(ADMIN, spec, key="free")  # e.g. imported from a file
     at = open_admin(new_app)
     ok(at.selectbox(key="persona-selected").set_value("free").run())
 

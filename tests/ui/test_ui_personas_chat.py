@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.personas import SUPPORT, PersonaSpec, Variable
 from chatbot.ui.resources import get_runtime
 
+from actors import ADMIN
 from ui_helpers import conversation_id, send, transcript
 
 BILLING = PersonaSpec(
@@ -46,7 +47,7 @@ def personas(app_env):
 
 @pytest.fixture
 def billing(personas):
-    personas.create(BILLING, by="admin", key="billing")
+    personas.create(ADMIN, BILLING, key="billing")
     return "billing"
 
 
@@ -91,8 +92,8 @@ def choose(at: AppTest, persona: str, **details: str) -> AppTest:
 
 
 def test_the_persona_choice_lists_published_personas_except_archived_ones(new_app, personas, billing):
-    personas.create(PersonaSpec(name="Retired desk", template="Old."), by="admin", key="retired")
-    personas.archive("retired")
+    personas.create(ADMIN, PersonaSpec(name="Retired desk", template="Old."), key="retired")
+    personas.archive(ADMIN, "retired")
 
     at = new_app()
 
@@ -149,8 +150,8 @@ def test_start_conversation_pins_the_published_version_and_greets(new_app, db, s
     v2 = PersonaSpec.from_dict(
         {**SUPPORT.to_dict(), "greeting": "Hello from version 2.", "suggestions": ["Track a parcel."]}
     )
-    personas.save("support", v2, by="admin", publish=True)
-    personas.save("support", PersonaSpec.from_dict({**v2.to_dict(), "greeting": "Draft 3."}), by="admin")
+    personas.save(ADMIN, "support", v2, publish=True)
+    personas.save(ADMIN, "support", PersonaSpec.from_dict({**v2.to_dict(), "greeting": "Draft 3."}))
     at = new_app()
     at.text_input(key="new-support-customer_name").set_value("Dana Scully")
 
@@ -262,7 +263,7 @@ def test_a_conversation_keeps_working_after_its_persona_is_archived(new_app, db,
     send(at, "Why was I charged twice?")
     cid = conversation_id(at)
 
-    personas.archive("billing")
+    personas.archive(ADMIN, "billing")
     send(at, "Any news?")
 
     assert [role for role, _ in transcript(at)] == ["user", "assistant", "user", "assistant"]
@@ -275,7 +276,7 @@ def test_with_every_persona_archived_old_conversations_stay_reachable(new_app, d
     at = new_app()
     send(at, "Where is order 1042?")
     cid = conversation_id(at)
-    personas.archive("support")
+    personas.archive(ADMIN, "support")
 
     fresh = new_app()
 

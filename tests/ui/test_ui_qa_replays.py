@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.safe_markdown import safe_markdown
-from actors import QA
+from actors import ADMIN, QA
 from ui_helpers import conversation_id, send, walk
 
 PAGE = "../../pages/qa_replays.py"
@@ -50,7 +50,7 @@ def draft(company: str = "Globex") -> int:
     spec = personas.published("support").spec
     assert "{{ company_name }}" in spec.template
     spec = dataclasses.replace(spec, template=spec.template.replace("{{ company_name }}", company))
-    return personas.save("support", spec, by="admin").number
+    return personas.save(ADMIN, "support", spec).number
 
 
 def names_globex() -> int:
