@@ -59,9 +59,21 @@ def announce_setup() -> str | None:
     return link
 
 
+def _warm_up() -> None:
+    # st.cache_resource outside a script run warns that there is no ScriptRunContext;
+    # here that is expected (the runtime is built before any browser connects).
+    context_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = context_log.level
+    context_log.setLevel(logging.ERROR)
+    try:
+        get_runtime()
+    finally:
+        context_log.setLevel(level)
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     log_to_stderr()
-    await run_in_threadpool(get_runtime)  # the database, the sandbox and the workers, now
+    await run_in_threadpool(_warm_up)  # the database, the sandbox and the workers, now
     await run_in_threadpool(announce_setup)
     yield
