@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 import pytest
+from actors import QA
 from ui_helpers import conversation_id, send, walk
 
 from chatbot.llm import ChatRequest, LLMError, Turn
@@ -201,21 +202,22 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
     with pytest.raises(LLMError) as raised:
         runtime.summaries.summarise(cid, owner="agent")
     errors.append(raised.value)
-    run_id = runtime.replays.start([cid], ReplayTarget(), by="qa")
+    run_id = runtime.replays.start(QA, [cid], ReplayTarget())
     assert runtime.replays.wait(run_id, 30)
-    assert runtime.replays.progress(run_id).status == "done"
+    assert runtime.replays.progress(QA, run_id).status == "done"
     batches = MessageBatches(runtime.client)
     batch = batches.submit([("a1", ChatRequest(model=SUPPORT.model, messages=[Turn("user", "Hi")]))])
     assert [type(r).__name__ for _, r in batches.results(batches.wait(batch.id, sleep=lambda s: None))] == ["Reply"]
 
     page = []
-    at.query_params["qc"] = str(cid)  # the QA transcript open, with its rendered prompt
+    admin = new_app(user="admin")  # the QA and admin pages, as someone allowed on them
+    admin.query_params["qc"] = str(cid)  # the QA transcript open, with its rendered prompt
     for path in QA_PAGES:
-        at.switch_page(path).run()
-        assert not at.exception, (path, at.exception)
-        page += [str(at)] + [
+        admin.switch_page(path).run()
+        assert not admin.exception, (path, admin.exception)
+        page += [str(admin)] + [
             repr(node) + (str(node.proto) if getattr(node, "proto", None) is not None else "")
-            for node in walk(at._tree)
+            for node in walk(admin._tree)
         ]
 
     assert any("Sandbox reply" in text for text in page)  # the open transcript was walked
@@ -226,4 +228,5 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
     assert not leaks(page)
     assert not leaks(everything_logged.lines), "the key was logged"
     assert not leaks(text for error in errors for text in error_texts(error))
-    assert not leaks([repr(dict(at.session_state.items())), repr(runtime.replays), repr(batches)])
+    assert not leaks([repr(dict(at.session_state.items())), repr(dict(admin.session_state.items())),
+                      repr(runtime.replays), repr(batches)])
