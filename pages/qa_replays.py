@@ -11,6 +11,7 @@ from chatbot.ui.replay_setup import new_run_panel
 from chatbot.ui.resources import get_runtime
 
 runtime = get_runtime()
+actor = state.actor()
 st.title("Replays", anchor=False)
 st.caption(
     "Replay conversations turn by turn against another persona version or model: each "
@@ -20,7 +21,7 @@ st.caption(
 
 state.show_flash()
 
-new_run_panel(runtime)
-runs_panel(runtime)
-results_panel(runtime)
-pass_rates_panel(runtime)
+new_run_panel(runtime, actor)
+runs_panel(runtime, actor)
+results_panel(runtime, actor)
+pass_rates_panel(runtime, actor)

@@ -1,9 +1,13 @@
 """The check library QA manage on the QA page: define a check once, reuse it in every run.
 
     checks = ChecksService(engine)
-    rule = checks.create(name="Asks for the order number", kind="contains",
-                         config={"text": "order number"}, by="qa")
+    rule = checks.create(actor, name="Asks for the order number", kind="contains",
+                         config={"text": "order number"})
     checks.evaluate(rule, reply_text)       # CheckOutcome(passed=True, detail=...)
+
+What a page calls takes the acting user and needs "checks.manage"; create, update and
+archive are audited with the change. `many` and `evaluate` serve the replay worker,
+which runs after its start was allowed, and ask no policy.
 
 Settings are validated per kind (`chatbot.services.checks.validate_config`) before
 anything is stored. A check's kind and settings are frozen once it has graded a reply:
@@ -23,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.errors import InputError, NotFoundError
 from chatbot.store import checks as rows
 
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 1_000
+PERMISSION = "checks.manage"
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,30 @@ def _clean_description(description: str | None) -> str:
     return description
 
 
+def _changes(before: CheckDef, fields: Mapping[str, Any]) -> list[str]:
+    """What an update changes, for the audit log: names and kinds before -> after; the
+    settings and the description only as "changed" (they can be long)."""
+    changed = []
+    for field in ("name", "kind"):
+        if field in fields and fields[field] != getattr(before, field):
+            changed.append(f"{field} {getattr(before, field)!r} -> {fields[field]!r}")
+    for field in ("config", "description"):
+        if field in fields and fields[field] != getattr(before, field):
+            changed.append(f"{'settings' if field == 'config' else field} changed")
+    return changed
+
+
 class ChecksService:
     """Create, edit, archive and list checks; every method returns `CheckDef`s."""
 
     def __init__(
-        self, engine: Engine, *, judge: JudgeService | None = None, budgets: BudgetService | None = None
+        self, engine: Engine, *, judge: JudgeService | None = None, budgets: BudgetService | None = None,
+        access: Access | None = None,
     ) -> None:
         self.engine = engine
         self.judge = judge  # grades rubric checks in `try_check`
         self.budgets = budgets
+        self.access = access or Access(AuditLog(engine))
 
     @staticmethod
     def kinds() -> dict[str, KindInfo]:
@@ -99,8 +122,9 @@ class ChecksService:
         return dict(KINDS)
 
     def create(
-        self, *, name: str, kind: str, config: Mapping[str, Any], by: str, description: str = ""
+        self, actor: Actor, *, name: str, kind: str, config: Mapping[str, Any], description: str = ""
     ) -> CheckDef:
+        self.access.require(actor, PERMISSION)
         clean = validate_config(kind, config)
         with store.write_session(self.engine) as session:
             row = rows.create_check(
@@ -109,12 +133,15 @@ class ChecksService:
                 kind=kind,
                 config=clean,
                 description=_clean_description(description),
-                created_by=by,
+                created_by=actor.username,
             )
+            self.access.audit.append(session, actor, "check.create", target=f"check:{row.id}",
+                                     detail=f"{row.name!r} ({kind})")
             return CheckDef.of(row)
 
     def update(
         self,
+        actor: Actor,
         check_id: int,
         *,
         name: str | None = None,
@@ -123,6 +150,7 @@ class ChecksService:
         config: Mapping[str, Any] | None = None,
     ) -> CheckDef:
         """Change what is given. Kind and settings only until the check has graded a reply."""
+        self.access.require(actor, PERMISSION)
         fields: dict[str, Any] = {}
         if name is not None:
             fields["name"] = _clean_name(name)
@@ -141,21 +169,34 @@ class ChecksService:
                             "with the new settings and archive this one."
                         )
                     fields.update(kind=new_kind, config=clean)
-            if not fields:
+            changes = _changes(CheckDef.of(row), fields)
+            if not changes:
                 return CheckDef.of(row)
-            return CheckDef.of(rows.update_check(session=session, check_id=check_id, **fields))
+            updated = CheckDef.of(rows.update_check(session=session, check_id=check_id, **fields))
+            self.access.audit.append(session, actor, "check.update", target=f"check:{check_id}",
+                                     detail="; ".join(changes))
+            return updated
 
-    def archive(self, check_id: int, archived: bool = True) -> CheckDef:
+    def archive(self, actor: Actor, check_id: int, archived: bool = True) -> CheckDef:
         """Hide it from new runs; its results stay, and so do runs that chose it."""
+        self.access.require(actor, PERMISSION)
         with store.write_session(self.engine) as session:
-            self._row(session, check_id)
-            return CheckDef.of(rows.update_check(session=session, check_id=check_id, archived=archived))
+            before = self._row(session, check_id).archived
+            row = rows.update_check(session=session, check_id=check_id, archived=archived)
+            if before != archived:
+                self.access.audit.append(
+                    session, actor, "check.archive", target=f"check:{check_id}",
+                    detail=f"{row.name!r}: " + ("active -> archived" if archived else "archived -> active"),
+                )
+            return CheckDef.of(row)
 
-    def list(self, include_archived: bool = False) -> builtins.list[CheckDef]:
+    def list(self, actor: Actor, include_archived: bool = False) -> builtins.list[CheckDef]:
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
             return [CheckDef.of(r) for r in rows.list_checks(session=session, include_archived=include_archived)]
 
-    def get(self, check_id: int) -> CheckDef:
+    def get(self, actor: Actor, check_id: int) -> CheckDef:
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
             return CheckDef.of(self._row(session, check_id))
 
@@ -176,15 +217,16 @@ class ChecksService:
         return evaluate(check, reply_text, judge=judge, question=question)
 
     def try_check(
-        self, check: CheckDef, reply_text: str, *, owner: str, question: str | None = None
+        self, actor: Actor, check: CheckDef, reply_text: str, *, question: str | None = None
     ) -> CheckOutcome:
-        """The page's "Try it": a rubric calls the judge once, on `owner`'s account, so it
+        """The page's "Try it": a rubric calls the judge once, on the actor's account, so it
         is refused over budget like any other call that is not chat."""
+        self.access.require(actor, PERMISSION)
         judge = None
         if check.kind == "rubric" and self.judge is not None:
             if self.budgets is not None:
-                self.budgets.check("judge", owner)
-            judge = self.judge.for_turn(owner=owner, conversation_id=None)
+                self.budgets.check("judge", actor.username)
+            judge = self.judge.for_turn(owner=actor.username, conversation_id=None)
         return evaluate(check, reply_text, judge=judge, question=question)
 
     @staticmethod

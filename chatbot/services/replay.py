@@ -2,13 +2,16 @@
 model, grade the new replies with checks, and compare them with the originals.
 
     replays = runtime.replays
-    turns = replays.plan([12, 15], ReplayTarget("support", 4), owner="qa")
-    replays.estimate(turns)                          # Estimate(turns, in, out, cost_usd)
-    run_id = replays.start([12, 15], ReplayTarget("support", 4), check_ids=[1, 2], by="qa")
-    run_id = replays.start([12, 15], target, by="qa", mode="offline")  # one Message Batch, half price
-    replays.progress(run_id)                         # done / total / status / cost so far
-    replays.results(run_id)                          # per turn: original vs replay, diff, checks
-    replays.pass_rates("support")                    # per persona version and model
+    replays.preview(actor, [12, 15], ReplayTarget("support", 4))  # Estimate(turns, in, out, cost_usd)
+    run_id = replays.start(actor, [12, 15], ReplayTarget("support", 4), check_ids=[1, 2])
+    run_id = replays.start(actor, [12, 15], target, mode="offline")  # one Message Batch, half price
+    replays.progress(actor, run_id)                  # done / total / status / cost so far
+    replays.results(actor, run_id)                   # per turn: original vs replay, diff, checks
+    replays.pass_rates(actor, "support")             # per persona version and model
+
+Every entry point a page calls takes the acting user and needs "replays.run"; start,
+resume and cancel are audited. A run's calls (budgets, the call log, the user id sent
+upstream) stay on the account of its creator (`created_by`), whoever resumes it.
 
 What each replayed turn sees is `replay_plan`'s job (pure); sending and saving is
 `replay_worker`'s (through `run_batch`, each turn committed as it finishes, so an
@@ -33,14 +36,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.errors import ChatbotError, InputError, NotFoundError
 from chatbot.llm import BatchInfo, LLMClient
+from chatbot.store import checks as check_rows
 from chatbot.store import replays as rows
 
 from .call_log import opaque_user
@@ -50,44 +56,13 @@ from .conversations import load_transcript
 from .personas import PersonaService
 from .replay_offline import OfflineReplay
 from .replay_plan import Estimate, ReplayTarget, ReplayTurn, check_mode, estimate, plan_conversation
-from .replay_views import PassRate, TurnComparison, compare, pass_rates
+from .replay_views import ACTIVE, PassRate, RunProgress, TurnComparison, compare, pass_rates, progress_of
 from .replay_worker import ReplayRunner
 
 __all__ = ["ReplayService", "ReplayTarget", "ReplayTurn", "RunProgress", "Estimate", "estimate"]
 
 log = logging.getLogger("chatbot.replay")
-ACTIVE = ("pending", "running")
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    run_id: int
-    label: str
-    status: str  # pending | running | done | cancelled | failed
-    done: int
-    total: int
-    cost_usd: float
-    estimated_cost_usd: float | None
-    error: str | None
-    active: bool  # a worker in this process is on it
-    persona: str | None
-    persona_version: int | None
-    model: str | None
-    created_by: str
-    created_at: datetime | None = None
-    finished_at: datetime | None = None
-    mode: str = "live"
-    provider_batch_id: str | None = None
-    batch: BatchInfo | None = None  # the batch as this process last saw it (offline runs)
-
-    @property
-    def interrupted(self) -> bool:
-        """Left pending/running by a process that stopped: resume it."""
-        return self.status in ACTIVE and not self.active
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 1.0
+PERMISSION = "replays.run"
 
 
 class _Worker:
@@ -115,8 +90,10 @@ class ReplayService:
         max_runs: int = 2,
         batch_poll_interval: float = 30.0,  # seconds between polls of an offline run's batch
         batch_sleep: Callable[[float], None] | None = None,  # tests: a fake, never sleeping
+        access: Access | None = None,
     ) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
         self.personas = personas
         self.checks = checks or ChecksService(engine)
         self.context_tokens = context_tokens
@@ -133,8 +110,9 @@ class ReplayService:
     def plan(
         self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str, missing_ok: bool = False
     ) -> list[ReplayTurn]:
-        """Every turn to send, in conversation order. NotFoundError for a gone conversation
-        (skipped with `missing_ok`); InputError when the target cannot be rendered for one."""
+        """Every turn to send, in conversation order, on `owner`'s account. NotFoundError for
+        a gone conversation (skipped with `missing_ok`); InputError when the target cannot be
+        rendered for one. Internal (preview, start and the worker): it asks no policy."""
         version = self._target_version(target)
         turns: list[ReplayTurn] = []
         for conversation_id in dict.fromkeys(conversation_ids):  # once each, in order
@@ -166,10 +144,11 @@ class ReplayService:
         return estimate(turns, batch=check_mode(mode) == "offline")
 
     def preview(
-        self, conversation_ids: Sequence[int], target: ReplayTarget, *, owner: str, mode: str = "live"
+        self, actor: Actor, conversation_ids: Sequence[int], target: ReplayTarget, *, mode: str = "live"
     ) -> Estimate:
         """What the page shows before start: turns, tokens and cost (None: unpriced)."""
-        return self.estimate(self.plan(conversation_ids, target, owner=owner), mode=mode)
+        self.access.require(actor, PERMISSION)
+        return self.estimate(self.plan(conversation_ids, target, owner=actor.username), mode=mode)
 
     def _target_version(self, target: ReplayTarget) -> int | None:
         if not target.persona:
@@ -184,11 +163,11 @@ class ReplayService:
 
     def start(
         self,
+        actor: Actor,
         conversation_ids: Sequence[int],
         target: ReplayTarget,
         check_ids: Sequence[int] = (),
         *,
-        by: str,
         label: str = "",
         mode: str = "live",
     ) -> int:
@@ -196,6 +175,14 @@ class ReplayService:
         stored or sent) when over budget, when there is nothing to replay, or when a
         conversation or check is gone. `mode` "offline" sends every turn as one Message
         Batch: half the price, answered within 24 hours."""
+        self.access.require(actor, PERMISSION)
+        return self._start(actor, conversation_ids, target, check_ids, label=label, mode=mode)
+
+    def _start(
+        self, actor: Actor, conversation_ids: Sequence[int], target: ReplayTarget, check_ids: Sequence[int],
+        *, label: str, mode: str,
+    ) -> int:
+        by = actor.username
         check_mode(mode)
         self.runner.check_budget(by)
         # Pinned now: "the newest version" must not move if a draft is saved mid-run.
@@ -222,49 +209,67 @@ class ReplayService:
                 mode=mode,
             )
             run_id = run.id
+            self.access.audit.append(session, actor, "replay.start", target=f"replay:{run_id}",
+                                     detail=f"{target.describe()}, {len(turns)} turns, {mode}")
         self._launch(run_id, retry_errors=False)
         return run_id  # type: ignore[return-value]
 
     def replay_golden(
-        self, persona_key: str, version: int | None, *, by: str, check_ids: Sequence[int] = (),
+        self, actor: Actor, persona_key: str, version: int | None, *, check_ids: Sequence[int] = (),
         model: str | None = None, mode: str = "live",
     ) -> int:
         """Replay every conversation of the golden set against a (draft) persona version."""
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
             golden = rows.golden_conversation_ids(session=session)
         if not golden:
             raise InputError("The golden set is empty: add conversations to it first.")
         number = self._target_version(ReplayTarget(persona_key, version, model))
-        return self.start(golden, ReplayTarget(persona_key, number, model), check_ids, by=by,
-                          label=f"Golden set on {persona_key} v{number}", mode=mode)
+        return self._start(actor, golden, ReplayTarget(persona_key, number, model), check_ids,
+                           label=f"Golden set on {persona_key} v{number}", mode=mode)
 
-    def resume(self, run_id: int, *, retry_errors: bool = True) -> None:
-        """Send the turns the run does not have yet (after a cancel, a failure or a dead process)."""
+    def resume(self, actor: Actor, run_id: int, *, retry_errors: bool = True) -> None:
+        """Send the turns the run does not have yet (after a cancel, a failure or a dead
+        process). The run stays on its creator's account, whoever resumes it."""
+        self.access.require(actor, PERMISSION)
         run = self._run(run_id)
-        if self.is_active(run_id):
+        if self._active(run_id):
             raise InputError("This run is still going; wait for it or cancel it first.")
         self.runner.check_budget(run.created_by)
-        self._launch(run_id, retry_errors=retry_errors)
+        with store.write_session(self.engine) as session:
+            self.access.audit.append(session, actor, "replay.resume", target=f"replay:{run_id}",
+                                     detail=f"{run.status}, {run.turns_done} of {run.turns_total} turns done")
+            # Last in the transaction: a launch refused ("already going") records nothing.
+            self._launch(run_id, retry_errors=retry_errors)
 
-    def cancel(self, run_id: int) -> None:
+    def cancel(self, actor: Actor, run_id: int) -> None:
         """Stop sending; calls in flight finish and are kept (an offline run's batch is
         cancelled at the provider, and what it answered before is saved). A run with no
-        worker here (interrupted) is marked cancelled, its batch cancelled too."""
-        with self._lock:
-            worker = self._workers.get(run_id)
-        if worker is not None:
-            worker.cancel.set()
-            return
+        worker here (interrupted) is marked cancelled, its batch cancelled too; one that
+        has ended is left as it is."""
+        self.access.require(actor, PERMISSION)
         batch_id = None
         with store.write_session(self.engine) as session:
-            run = rows.get_run(session=session, run_id=run_id)
-            if run is not None and run.status in ACTIVE:
+            run = self._run(run_id, session)
+            with self._lock:
+                worker = self._workers.get(run_id)
+            if worker is None and run.status not in ACTIVE:
+                return
+            self.access.audit.append(session, actor, "replay.cancel", target=f"replay:{run_id}",
+                                     detail=f"{run.status} -> cancelled, {run.turns_done} of {run.turns_total} turns done")
+            if worker is None:
                 batch_id = run.provider_batch_id
                 rows.set_run(session=session, run_id=run_id, status="cancelled", finished_at=store.utc_now())
+        if worker is not None:
+            worker.cancel.set()  # the worker records "cancelled" when it stops
         if batch_id:
             self.offline.cancel_batch(batch_id)  # a resume saves what it had answered
 
-    def is_active(self, run_id: int) -> bool:
+    def is_active(self, actor: Actor, run_id: int) -> bool:
+        self.access.require(actor, PERMISSION)
+        return self._active(run_id)
+
+    def _active(self, run_id: int) -> bool:
         with self._lock:
             return run_id in self._workers
 
@@ -274,10 +279,13 @@ class ReplayService:
             worker = self._workers.get(run_id)
         return True if worker is None else worker.finished.wait(timeout)
 
-    def progress(self, run_id: int) -> RunProgress:
+    def progress(self, actor: Actor, run_id: int) -> RunProgress:
+        self.access.require(actor, PERMISSION)
         return self._progress(self._run(run_id))
 
-    def runs(self, limit: int = 50) -> builtins.list[RunProgress]:
+    def runs(self, actor: Actor, limit: int = 50) -> builtins.list[RunProgress]:
+        """Every run, newest first: QA share them (there is no per-person rule for runs)."""
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
             return [self._progress(run) for run in rows.list_runs(session=session, limit=limit)]
 
@@ -292,17 +300,18 @@ class ReplayService:
 
     # -- views ----------------------------------------------------------------------------
 
-    def results(self, run_id: int) -> builtins.list[TurnComparison]:
+    def results(self, actor: Actor, run_id: int) -> builtins.list[TurnComparison]:
         """Per turn, in conversation order: original vs replayed reply, diff, deltas, checks."""
-        self._run(run_id)
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
+            self._run(run_id, session)
             results = rows.list_results(session=session, run_id=run_id)
             verdicts = rows.check_results(session=session, result_ids=[r.id for r in results])
             messages = {
                 cid: store.list_messages(session=session, conversation_id=cid)
                 for cid in dict.fromkeys(r.conversation_id for r in results)
             }
-        names = self._check_names()
+            names = self._check_names(session)
         shown = []
         for result in results:
             history = messages[result.conversation_id]
@@ -313,15 +322,19 @@ class ReplayService:
                                  question=str(question), check_names=names))
         return shown
 
-    def pass_rates(self, persona: str | None = None) -> builtins.list[PassRate]:
+    def pass_rates(self, actor: Actor, persona: str | None = None) -> builtins.list[PassRate]:
         """Per persona version and model, over every run: turns, errors, pass rate per check
         and overall (see `replay_views.baseline` for the version to compare with)."""
+        self.access.require(actor, PERMISSION)
         with store.read_session(self.engine) as session:
             grades = rows.grade_rows(session=session, persona=persona)
-        return pass_rates(grades, self._check_names())
+            names = self._check_names(session)
+        return pass_rates(grades, names)
 
-    def _check_names(self) -> dict[int, str]:
-        return {c.id: c.name for c in self.checks.list(include_archived=True)}
+    @staticmethod
+    def _check_names(session: Session) -> dict[int, str]:
+        # Not through the checks service: naming a run's verdicts is part of reading the run.
+        return {c.id: c.name for c in check_rows.list_checks(session=session, include_archived=True)}  # type: ignore[misc]
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -373,19 +386,14 @@ class ReplayService:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _run(self, run_id: int) -> store.ReplayRun:
-        with store.read_session(self.engine) as session:
-            run = rows.get_run(session=session, run_id=run_id)
+    def _run(self, run_id: int, session: Session | None = None) -> store.ReplayRun:
+        if session is None:
+            with store.read_session(self.engine) as session:
+                return self._run(run_id, session)
+        run = rows.get_run(session=session, run_id=run_id)
         if run is None:
             raise NotFoundError("That replay run no longer exists.")
         return run
 
     def _progress(self, run: store.ReplayRun) -> RunProgress:
-        return RunProgress(
-            run_id=run.id, label=run.label, status=run.status, done=run.turns_done,  # type: ignore[arg-type]
-            total=run.turns_total, cost_usd=run.cost_usd, estimated_cost_usd=run.estimated_cost_usd,
-            error=run.error, active=self.is_active(run.id), persona=run.persona,  # type: ignore[arg-type]
-            persona_version=run.persona_version, model=run.model, created_by=run.created_by,
-            created_at=run.created_at, finished_at=run.finished_at, mode=run.mode,
-            provider_batch_id=run.provider_batch_id, batch=self._seen.get(run.id),  # type: ignore[arg-type]
-        )
+        return progress_of(run, active=self._active(run.id), batch=self._seen.get(run.id))  # type: ignore[arg-type]

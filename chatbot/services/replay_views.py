@@ -2,6 +2,7 @@
 
     comparison = compare(original_message, result, verdicts, question=...)   # one turn
     rates = pass_rates(grade_rows, check_names)                             # per version
+    shown = progress_of(run, active=True, batch=None)                       # a run's state
     before = baseline(rates, rates[0])        # the previous version, to compare a draft with
 
 Deltas are replay minus original, None when either side is unknown. Replays are sent
@@ -14,11 +15,58 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from chatbot import store
+from chatbot.llm import BatchInfo
 from chatbot.store.replays import GradeRow
 
 from .word_diff import Segment, word_diff
+
+
+ACTIVE = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run_id: int
+    label: str
+    status: str  # pending | running | done | cancelled | failed
+    done: int
+    total: int
+    cost_usd: float
+    estimated_cost_usd: float | None
+    error: str | None
+    active: bool  # a worker in this process is on it
+    persona: str | None
+    persona_version: int | None
+    model: str | None
+    created_by: str
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    mode: str = "live"
+    provider_batch_id: str | None = None
+    batch: BatchInfo | None = None  # the batch as this process last saw it (offline runs)
+
+    @property
+    def interrupted(self) -> bool:
+        """Left pending/running by a process that stopped: resume it."""
+        return self.status in ACTIVE and not self.active
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 1.0
+
+
+def progress_of(run: store.ReplayRun, *, active: bool, batch: BatchInfo | None) -> RunProgress:
+    return RunProgress(
+        run_id=run.id, label=run.label, status=run.status, done=run.turns_done,  # type: ignore[arg-type]
+        total=run.turns_total, cost_usd=run.cost_usd, estimated_cost_usd=run.estimated_cost_usd,
+        error=run.error, active=active, persona=run.persona,
+        persona_version=run.persona_version, model=run.model, created_by=run.created_by,
+        created_at=run.created_at, finished_at=run.finished_at, mode=run.mode,
+        provider_batch_id=run.provider_batch_id, batch=batch,
+    )
 
 
 @dataclass(frozen=True)

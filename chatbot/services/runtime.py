@@ -145,7 +145,7 @@ def build_runtime(
         similar=SimilarityCache(ttl_seconds=settings.cache_ttl) if settings.cache_ttl > 0 else None,
     )
     judge = JudgeService(engine=engine, client=client, settings=settings)
-    checks = ChecksService(engine, judge=judge, budgets=budgets)
+    checks = ChecksService(engine, judge=judge, budgets=budgets, access=identity.access)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -167,6 +167,7 @@ def build_runtime(
             judge=judge,
             context_tokens=settings.context_tokens,
             batch_poll_interval=settings.batch_poll_seconds,
+            access=identity.access,
         ),
         qa=QAService(engine, personas, access=identity.access),
         exports=Exports(engine, access=identity.access),

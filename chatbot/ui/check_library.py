@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.errors import ChatbotError
 from chatbot.services.checks_service import CheckDef
 from chatbot.services.runtime import Runtime
@@ -28,10 +29,10 @@ def _saved(message: str) -> None:
     st.rerun()
 
 
-def library(runtime: Runtime) -> list[CheckDef]:
+def library(runtime: Runtime, actor: Actor) -> list[CheckDef]:
     """The table of checks; returns the checks shown."""
     show_archived = st.toggle("Show archived checks", key="checks-show-archived")
-    checks = runtime.checks.list(include_archived=show_archived)
+    checks = runtime.checks.list(actor, include_archived=show_archived)
     if not checks:
         st.info("No checks yet. Create one below: it can then grade every replay run.",
                 icon=":material/rule:")
@@ -56,7 +57,7 @@ def library(runtime: Runtime) -> list[CheckDef]:
     return checks
 
 
-def create_form(runtime: Runtime) -> None:
+def create_form(runtime: Runtime, actor: Actor) -> None:
     kinds = runtime.checks.kinds()
     with st.container(border=True):
         st.subheader("New check", anchor=False)
@@ -72,8 +73,8 @@ def create_form(runtime: Runtime) -> None:
             submitted = st.form_submit_button("Create check", type="primary", icon=":material/add:")
         if submitted:
             try:
-                check = runtime.checks.create(name=name, kind=kind, config=to_config(kind, typed),
-                                              by=state.owner(), description=description)
+                check = runtime.checks.create(actor, name=name, kind=kind, config=to_config(kind, typed),
+                                              description=description)
             except ChatbotError as error:
                 st.error(error.user_message, icon=":material/error:")
             else:
@@ -92,7 +93,7 @@ def pick_check(checks: Sequence[CheckDef]) -> CheckDef | None:
     return by_id.get(chosen)
 
 
-def edit_panel(runtime: Runtime, check: CheckDef) -> None:
+def edit_panel(runtime: Runtime, actor: Actor, check: CheckDef) -> None:
     prefix = f"check-edit-{check.id}-{_generation()}"
     with st.form(prefix, border=False):
         name = st.text_input("Name", value=check.name, key=f"{prefix}-name", max_chars=100)
@@ -103,7 +104,7 @@ def edit_panel(runtime: Runtime, check: CheckDef) -> None:
         submitted = st.form_submit_button("Save changes", icon=":material/save:")
     if submitted:
         try:
-            saved = runtime.checks.update(check.id, name=name, description=description,
+            saved = runtime.checks.update(actor, check.id, name=name, description=description,
                                           config=to_config(check.kind, typed))
         except ChatbotError as error:
             st.error(error.user_message, icon=":material/error:")
@@ -112,15 +113,15 @@ def edit_panel(runtime: Runtime, check: CheckDef) -> None:
     if check.archived:
         st.button("Unarchive", key=f"check-unarchive-{check.id}", icon=":material/unarchive:",
                   on_click=state.attempt,
-                  args=(lambda: runtime.checks.archive(check.id, False), f"“{check.name}” is back in the library."))
+                  args=(lambda: runtime.checks.archive(actor, check.id, False), f"“{check.name}” is back in the library."))
     else:
         st.button("Archive", key=f"check-archive-{check.id}", icon=":material/archive:",
                   help="Hidden from new runs; its results and the runs that used it stay.",
                   on_click=state.attempt,
-                  args=(lambda: runtime.checks.archive(check.id), f"“{check.name}” is archived."))
+                  args=(lambda: runtime.checks.archive(actor, check.id), f"“{check.name}” is archived."))
 
 
-def try_panel(runtime: Runtime, check: CheckDef) -> None:
+def try_panel(runtime: Runtime, actor: Actor, check: CheckDef) -> None:
     st.caption(f"{escape(summary(check.kind, check.config))}")
     text = st.text_area("Reply to test", key=f"check-try-text-{check.id}", height=150,
                         placeholder="Paste a reply here.")
@@ -131,7 +132,7 @@ def try_panel(runtime: Runtime, check: CheckDef) -> None:
     if not st.button("Try it", key=f"check-try-{check.id}", icon=":material/science:", type="primary"):
         return
     try:
-        outcome = runtime.checks.try_check(check, text, owner=state.owner(), question=question or None)
+        outcome = runtime.checks.try_check(actor, check, text, question=question or None)
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.services.replay_views import PassRate, baseline
 from chatbot.services.runtime import Runtime
 
@@ -53,14 +54,14 @@ def rates_frame(rates: Sequence[PassRate], published: dict[str, int | None]) -> 
     return pd.DataFrame(rows)
 
 
-def pass_rates_panel(runtime: Runtime) -> None:
+def pass_rates_panel(runtime: Runtime, actor: Actor) -> None:
     st.subheader("Pass rates", anchor=False)
-    st.fragment(_pass_rates)(runtime)  # picking a persona reruns only this panel
+    st.fragment(_pass_rates)(runtime, actor)  # picking a persona reruns only this panel
 
 
-def _pass_rates(runtime: Runtime) -> None:
-    published = {p.key: p.published_version for p in runtime.personas.list(state.actor(), include_archived=True)}
-    rates = runtime.replays.pass_rates()
+def _pass_rates(runtime: Runtime, actor: Actor) -> None:
+    published = {p.key: p.published_version for p in runtime.personas.list(actor, include_archived=True)}
+    rates = runtime.replays.pass_rates(actor)
     if not rates:
         st.caption("Pass rates appear once a run with checks has replayed some turns.")
         return

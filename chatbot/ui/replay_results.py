@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.errors import ChatbotError
 from chatbot.spreadsheet import csv_cell
 from chatbot.services.replay import RunProgress
@@ -25,21 +26,21 @@ from .usage_panels import money
 PAGE_SIZE = 20
 
 
-def results_panel(runtime: Runtime) -> None:
+def results_panel(runtime: Runtime, actor: Actor) -> None:
     st.subheader("Results", anchor=False)
     # A fragment: picking a run, paging or filtering turns reruns only this panel, not the
     # New run estimate (which plans every conversation) or the pass rates over every run.
-    st.fragment(_results)(runtime)
+    st.fragment(_results)(runtime, actor)
 
 
-def _results(runtime: Runtime) -> None:
-    runs = runtime.replays.runs()
+def _results(runtime: Runtime, actor: Actor) -> None:
+    runs = runtime.replays.runs(actor)
     if not runs:
         st.caption("The results of a run appear here once it has replayed a turn.")
         return
     run = _run_picker(runs)
     try:
-        turns = runtime.replays.results(run.run_id)
+        turns = runtime.replays.results(actor, run.run_id)
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.services.replay import ReplayTarget, RunProgress
 from chatbot.services.runtime import Runtime
 
@@ -65,23 +66,23 @@ def batch_text(run: RunProgress) -> str | None:
     return text + (f", {', '.join(unanswered)}." if unanswered else ".")
 
 
-def runs_panel(runtime: Runtime) -> None:
+def runs_panel(runtime: Runtime, actor: Actor) -> None:
     st.subheader("Runs", anchor=False)
-    _runs_fragment(runtime, runtime.replays.runs(limit=SHOWN))
+    _runs_fragment(runtime, actor, runtime.replays.runs(actor, limit=SHOWN))
 
 
-def _runs_fragment(runtime: Runtime, first: list[RunProgress]) -> None:
+def _runs_fragment(runtime: Runtime, actor: Actor, first: list[RunProgress]) -> None:
     refresh = any(r.active for r in first)
     unread = [first]  # drawn as read in this page run; the fragment's own reruns read afresh
 
     @st.fragment(run_every=REFRESH_SECONDS if refresh else None)
     def draw() -> None:
-        runs = unread.pop() if unread else runtime.replays.runs(limit=SHOWN)
+        runs = unread.pop() if unread else runtime.replays.runs(actor, limit=SHOWN)
         if not runs:
             st.caption("No replay runs yet. Start one above.")
             return
         for run in runs:
-            _run_row(runtime, run)
+            _run_row(runtime, actor, run)
         still = any(r.active for r in runs)
         if still:
             st.session_state[_WATCHING] = True
@@ -91,7 +92,7 @@ def _runs_fragment(runtime: Runtime, first: list[RunProgress]) -> None:
     draw()
 
 
-def _run_row(runtime: Runtime, run: RunProgress) -> None:
+def _run_row(runtime: Runtime, actor: Actor, run: RunProgress) -> None:
     label, colour, icon = STATUS.get(status_of(run), (run.status, "gray", ":material/help:"))
     with st.container(border=True):
         about, bar, actions = st.columns([3, 3, 1.4], vertical_alignment="center")
@@ -111,21 +112,21 @@ def _run_row(runtime: Runtime, run: RunProgress) -> None:
             if run.error:
                 st.caption(f":red[{escape(run.error)}]")
         with actions:
-            _actions(runtime, run)
+            _actions(runtime, actor, run)
 
 
-def _actions(runtime: Runtime, run: RunProgress) -> None:
+def _actions(runtime: Runtime, actor: Actor, run: RunProgress) -> None:
     owner_key = f"replay-{run.run_id}"
     if run.active:
         if st.button("Cancel", key=f"{owner_key}-cancel", icon=":material/stop:", width="stretch",
                      help=CANCEL_HELP.get(run.mode, CANCEL_HELP["live"])):
-            state.attempt(lambda: runtime.replays.cancel(run.run_id),
+            state.attempt(lambda: runtime.replays.cancel(actor, run.run_id),
                           f"Run {run.run_id} is stopping; what finished is kept.")
             st.rerun(scope="app")
     elif run.status in ("cancelled", "failed") or run.interrupted:
         if st.button("Resume", key=f"{owner_key}-resume", icon=":material/play_arrow:", width="stretch",
                      help=RESUME_HELP.get(run.mode, RESUME_HELP["live"])):
-            state.attempt(lambda: runtime.replays.resume(run.run_id), f"Run {run.run_id} has resumed.")
+            state.attempt(lambda: runtime.replays.resume(actor, run.run_id), f"Run {run.run_id} has resumed.")
             st.session_state[SELECTED_RUN] = run.run_id
             st.rerun(scope="app")
     if st.button("Results", key=f"{owner_key}-open", icon=":material/compare:", width="stretch",

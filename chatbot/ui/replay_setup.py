@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.errors import ChatbotError
+from chatbot.services.checks_service import CheckDef
 from chatbot.services.personas import PersonaSummary
 from chatbot.services.replay import ReplayTarget
 from chatbot.services.runtime import Runtime
@@ -115,8 +117,8 @@ def target_picker(runtime: Runtime, summaries: Sequence[PersonaSummary]) -> Repl
     return ReplayTarget(persona, version, model)
 
 
-def check_picker(runtime: Runtime) -> list[int]:
-    checks = {c.id: c for c in runtime.checks.list()}
+def check_picker(library: Sequence[CheckDef]) -> list[int]:
+    checks = {c.id: c for c in library}
     if not checks:
         st.caption("No checks yet: define some on the Checks page to grade the replayed replies.")
         return []
@@ -131,13 +133,15 @@ def mode_picker() -> str:
     return st.radio("How to send it", list(MODES), format_func=MODES.get, key="replay-mode", help=MODE_HELP)
 
 
-def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget, mode: str = "live") -> bool:
+def estimate_panel(
+    runtime: Runtime, actor: Actor, source: Source, target: ReplayTarget, mode: str = "live"
+) -> bool:
     """Shows what the run would send and cost, and the budget; True when it may start."""
     if source.problem:
         st.info(source.problem, icon=":material/info:")
         return False
     try:
-        estimate = runtime.replays.preview(source.conversation_ids, target, owner=state.owner(), mode=mode)
+        estimate = runtime.replays.preview(actor, source.conversation_ids, target, mode=mode)
     except ChatbotError as error:
         st.error(error.user_message, icon=":material/error:")
         return False
@@ -155,13 +159,13 @@ def estimate_panel(runtime: Runtime, source: Source, target: ReplayTarget, mode:
     if not estimate.turns:
         st.info("These conversations have no replies to replay yet.", icon=":material/info:")
         return False
-    return budget_notice(runtime)
+    return budget_notice(runtime, actor)
 
 
-def budget_notice(runtime: Runtime) -> bool:
+def budget_notice(runtime: Runtime, actor: Actor) -> bool:
     """The budget that applies to replays: a refusal (st.error, False) or a warning."""
     try:
-        warning = runtime.budgets.check("replay", state.owner())
+        warning = runtime.budgets.check("replay", actor.username)
     except ChatbotError as error:
         st.error(f"Over budget: {error.user_message}", icon=":material/block:")
         return False
@@ -171,51 +175,54 @@ def budget_notice(runtime: Runtime) -> bool:
 
 
 def _start(
-    runtime: Runtime, ids: list[int], target: ReplayTarget, checks: list[int], label: str, mode: str = "live"
+    runtime: Runtime, actor: Actor, ids: list[int], target: ReplayTarget, checks: list[int], label: str,
+    mode: str = "live",
 ) -> None:
     done = ("The replay has started; its progress is below." if mode == "live" else
             "The replay was submitted as a Message Batch; its progress is below (results within 24 h).")
     run_id = state.attempt(
-        lambda: runtime.replays.start(ids, target, checks, by=state.owner(), label=label, mode=mode), done,
+        lambda: runtime.replays.start(actor, ids, target, checks, label=label, mode=mode), done,
     )
     if run_id is not None:
         st.session_state[SELECTED_RUN] = run_id
 
 
 def _start_golden(
-    runtime: Runtime, key: str, number: int, checks: list[int], model: str | None, mode: str = "live"
+    runtime: Runtime, actor: Actor, key: str, number: int, checks: list[int], model: str | None,
+    mode: str = "live",
 ) -> None:
     run_id = state.attempt(
-        lambda: runtime.replays.replay_golden(key, number, by=state.owner(), check_ids=checks, model=model,
-                                              mode=mode),
+        lambda: runtime.replays.replay_golden(actor, key, number, check_ids=checks, model=model, mode=mode),
         f"The golden set is replaying against {key} v{number}.",
     )
     if run_id is not None:
         st.session_state[SELECTED_RUN] = run_id
 
 
-def new_run_panel(runtime: Runtime) -> None:
-    golden = [g.conversation_id for g in runtime.qa.golden_conversations(state.actor())]
-    personas = runtime.personas.list(state.actor())
+def new_run_panel(runtime: Runtime, actor: Actor) -> None:
+    # Read before drawing: a role refused here sees nothing of the panel.
+    library = runtime.checks.list(actor)
+    golden = [g.conversation_id for g in runtime.qa.golden_conversations(actor)]
+    personas = runtime.personas.list(actor)
     with st.container(border=True):
         st.subheader("New run", anchor=False)
         source = source_picker(golden)
         target = target_picker(runtime, personas)
-        checks = check_picker(runtime)
+        checks = check_picker(library)
         label = st.text_input("Label (optional)", key="replay-label", placeholder=f"Replay on {target.describe()}",
                               max_chars=120)
         mode = mode_picker()
-        ready = estimate_panel(runtime, source, target, mode)
+        ready = estimate_panel(runtime, actor, source, target, mode)
         st.button(
             "Start replay", key="replay-start", type="primary", icon=":material/play_arrow:", disabled=not ready,
-            on_click=_start, args=(runtime, source.conversation_ids, target, checks, label, mode),
+            on_click=_start, args=(runtime, actor, source.conversation_ids, target, checks, label, mode),
         )
-        golden_drafts(runtime, personas, golden, checks, target.model, mode)
+        golden_drafts(runtime, actor, personas, golden, checks, target.model, mode)
 
 
 def golden_drafts(
-    runtime: Runtime, personas: Sequence[PersonaSummary], golden: Sequence[int], checks: list[int],
-    model: str | None, mode: str = "live",
+    runtime: Runtime, actor: Actor, personas: Sequence[PersonaSummary], golden: Sequence[int],
+    checks: list[int], model: str | None, mode: str = "live",
 ) -> None:
     """One button per persona whose newest version is an unpublished draft."""
     drafts = [p for p in personas
@@ -233,5 +240,6 @@ def golden_drafts(
             key=f"replay-golden-{persona.key}", icon=":material/fact_check:",
             help=f"{len(golden)} golden conversations, with the checks chosen above"
                  + (f", on {model}" if model else "") + (", offline." if mode == "offline" else "."),
-            on_click=_start_golden, args=(runtime, persona.key, persona.latest_version, checks, model, mode),
+            on_click=_start_golden,
+            args=(runtime, actor, persona.key, persona.latest_version, checks, model, mode),
         )

@@ -1,10 +1,13 @@
 """What the replay tests share: a store, personas and checks on the loopback sandbox
-(`Env`), the conversation they replay (`STORY`), and readers of what the sandbox received."""
+(`Env`), the conversation they replay (`STORY`), and readers of what the sandbox received
+and of the audit log."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+from sqlalchemy import text
 
 from chatbot import store
 from chatbot.llm import ClientSettings, LLMClient, Secret
@@ -78,6 +81,14 @@ class Env:
             service.close()
         self.client.close()
         self.engine.dispose()
+
+
+def audit(engine) -> list[tuple[str, str, str, str, str]]:
+    """(action, actor, role, target, detail) of every audit entry, oldest first, read with
+    plain SQL rather than the audit service."""
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(
+            text("SELECT action, actor, role, target, detail FROM audit_entry ORDER BY id")).all()]
 
 
 def finish(service: ReplayService, run_id: int) -> None:

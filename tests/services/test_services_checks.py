@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from actors import QA
 
 from chatbot import store
+from chatbot.auth import Actor, Role
 from chatbot.errors import InputError, NotFoundError
 from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.llm.errors import ServerError
@@ -230,42 +232,42 @@ def test_a_stored_check_with_broken_settings_is_not_graded_rather_than_failed():
 
 def test_checks_are_created_listed_updated_and_archived(engine):
     checks = ChecksService(engine)
-    first = checks.create(name="  Asks for  order ", kind="contains", config={"text": "order"}, by="qa")
+    first = checks.create(QA, name="  Asks for  order ", kind="contains", config={"text": "order"})
     assert (first.name, first.config) == ("Asks for order", {"text": "order", "case_sensitive": False})
-    second = checks.create(name="Short", kind="max_length", config={"max": 500}, by="qa", description="Brief")
-    assert [c.name for c in checks.list()] == ["Asks for order", "Short"]
-    renamed = checks.update(second.id, name="Brief replies", config={"max": 400, "unit": "words"})
+    second = checks.create(QA, name="Short", kind="max_length", config={"max": 500}, description="Brief")
+    assert [c.name for c in checks.list(QA)] == ["Asks for order", "Short"]
+    renamed = checks.update(QA, second.id, name="Brief replies", config={"max": 400, "unit": "words"})
     assert (renamed.name, renamed.config) == ("Brief replies", {"max": 400, "unit": "words"})
-    checks.archive(first.id)
-    assert [c.name for c in checks.list()] == ["Brief replies"]
-    assert len(checks.list(include_archived=True)) == 2
-    assert checks.get(first.id).archived is True
+    checks.archive(QA, first.id)
+    assert [c.name for c in checks.list(QA)] == ["Brief replies"]
+    assert len(checks.list(QA, include_archived=True)) == 2
+    assert checks.get(QA, first.id).archived is True
 
 
 def test_check_names_are_unique_whatever_the_case(engine):
     checks = ChecksService(engine)
-    checks.create(name="No promises", kind="not_contains", config={"text": "promise"}, by="qa")
+    checks.create(QA, name="No promises", kind="not_contains", config={"text": "promise"})
     with pytest.raises(DuplicateCheckName, match="already exists"):
-        checks.create(name="no PROMISES", kind="contains", config={"text": "x"}, by="qa")
-    other = checks.create(name="Other", kind="contains", config={"text": "x"}, by="qa")
+        checks.create(QA, name="no PROMISES", kind="contains", config={"text": "x"})
+    other = checks.create(QA, name="Other", kind="contains", config={"text": "x"})
     with pytest.raises(DuplicateCheckName):
-        checks.update(other.id, name="No promises")
+        checks.update(QA, other.id, name="No promises")
 
 
 def test_bad_settings_store_nothing(engine):
     checks = ChecksService(engine)
     with pytest.raises(CheckConfigError):
-        checks.create(name="Bad", kind="regex", config={"pattern": "(a+)+"}, by="qa")
+        checks.create(QA, name="Bad", kind="regex", config={"pattern": "(a+)+"})
     with pytest.raises(InputError, match="name"):
-        checks.create(name=" ", kind="contains", config={"text": "x"}, by="qa")
-    assert checks.list(include_archived=True) == []
+        checks.create(QA, name=" ", kind="contains", config={"text": "x"})
+    assert checks.list(QA, include_archived=True) == []
     with pytest.raises(NotFoundError):
-        checks.get(99)
+        checks.get(QA, 99)
 
 
 def test_settings_are_frozen_once_a_check_has_graded_a_reply(engine):
     checks = ChecksService(engine)
-    check = checks.create(name="Mentions refund", kind="contains", config={"text": "refund"}, by="qa")
+    check = checks.create(QA, name="Mentions refund", kind="contains", config={"text": "refund"})
     with store.write_session(engine) as session:
         conversation = store.create_conversation(session=session, persona="support")
         (message,) = store.add_messages(
@@ -281,9 +283,9 @@ def test_settings_are_frozen_once_a_check_has_graded_a_reply(engine):
         session.flush()
         session.add(store.CheckResult(result_id=result.id, check_id=check.id, passed=True))
     with pytest.raises(InputError, match="already graded"):
-        checks.update(check.id, config={"text": "money back"})
-    assert checks.update(check.id, name="Mentions a refund", description="Why").name == "Mentions a refund"
-    assert checks.get(check.id).config["text"] == "refund"
+        checks.update(QA, check.id, config={"text": "money back"})
+    assert checks.update(QA, check.id, name="Mentions a refund", description="Why").name == "Mentions a refund"
+    assert checks.get(QA, check.id).config["text"] == "refund"
 
 
 # -- the judge, for real -----------------------------------------------------------------
@@ -316,8 +318,9 @@ def test_try_it_grades_a_rubric_with_the_judge_on_the_users_account_within_budge
         checks = ChecksService(
             engine, judge=JudgeService(engine=engine, client=client, model="claude-haiku-5-5"), budgets=budgets
         )
-        rubric = checks.create(name="Asks", kind="rubric", config={"rubric": "Asks for the order number."}, by="qa")
-        outcome = checks.try_check(rubric, "Which order number is it?", owner="quinn", question="Where is it?")
+        quinn = Actor("quinn", Role.QA)
+        rubric = checks.create(QA, name="Asks", kind="rubric", config={"rubric": "Asks for the order number."})
+        outcome = checks.try_check(quinn, rubric, "Which order number is it?", question="Where is it?")
         assert outcome.passed is not None  # graded, not "no judge"
         with store.read_session(engine) as session:
             (call,) = store.list_api_calls(session=session)
@@ -326,9 +329,9 @@ def test_try_it_grades_a_rubric_with_the_judge_on_the_users_account_within_budge
         budgets.set_budget(user="quinn", period="day", limit_usd=0.00001, by="admin")  # below one call
         budgets.after_call("quinn")
         with pytest.raises(BudgetExceeded):
-            checks.try_check(rubric, "Which order number is it?", owner="quinn")
-        contains = checks.create(name="Says sorry", kind="contains", config={"text": "sorry"}, by="qa")
-        assert checks.try_check(contains, "So sorry!", owner="quinn").passed  # no call: no budget needed
+            checks.try_check(quinn, rubric, "Which order number is it?")
+        contains = checks.create(QA, name="Says sorry", kind="contains", config={"text": "sorry"})
+        assert checks.try_check(quinn, contains, "So sorry!").passed  # no call: no budget needed
         assert len(sandbox.state.requests()) == 1
     finally:
         client.close()

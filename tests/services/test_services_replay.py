@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from actors import ADMIN
+from actors import ADMIN, QA
 from replay_harness import STORY, VARS, WAIT, finish, history, sent
 
 from chatbot import store
@@ -29,7 +29,7 @@ def test_each_turn_is_replayed_on_the_original_history_with_the_target(env, sand
     ids = env.conversation(STORY)
     draft = env.draft("Globex")
     service = env.service(concurrency=3)
-    run_id = service.start([env.last_conversation], ReplayTarget("support", draft, "claude-haiku-5-5"), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", draft, "claude-haiku-5-5"))
     finish(service, run_id)
 
     system = env.personas.version("support", draft).spec.system_prompt(VARS)
@@ -62,7 +62,7 @@ def test_each_turn_is_replayed_on_the_original_history_with_the_target(env, sand
     assert [r.position for r in results] == [1, 3, 7]
     assert all(r.status == "complete" and "Globex" in r.text for r in results)
     assert {(r.persona_version, r.model) for r in results} == {(draft, "claude-haiku-5-5")}
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert (progress.status, progress.done, progress.total, progress.active) == ("done", 3, 3, False)
 
 
@@ -71,7 +71,7 @@ def test_without_a_persona_target_each_conversation_keeps_its_own_version(env, s
     newer = env.draft("Initech")
     env.personas.publish(ADMIN, "support", newer)
     service = env.service()
-    run_id = service.start([env.last_conversation], ReplayTarget(), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget())
     finish(service, run_id)
     (body,) = sent(sandbox)
     v1 = env.personas.version("support", 1).spec
@@ -84,13 +84,13 @@ def test_a_run_is_recorded_as_replay_calls_and_counts_its_cost(env):
     first = env.last_conversation
     env.conversation(STORY[:4])
     service = env.service(concurrency=4)
-    run_id = service.start([first, env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = service.start(QA, [first, env.last_conversation], ReplayTarget("support", 1))
     finish(service, run_id)
     calls = env.calls()
     assert len(calls) == 5 and {(c.owner, c.outcome) for c in calls} == {("qa", "ok")}
     assert {c.conversation_id for c in calls} == {first, env.last_conversation}
     assert all(c.cost_usd and c.cost_usd > 0 and c.input_tokens > 0 for c in calls)
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert progress.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
     assert sum(r.cost_usd for r in env.results(run_id)) == pytest.approx(progress.cost_usd)
 
@@ -103,23 +103,23 @@ def test_a_failed_turn_does_not_sink_the_run_and_resume_retries_it(env, sandbox)
     ids = env.conversation(STORY)
     sandbox.state.add_faults([{"kind": "status", "status": 400, "message": "bad luck"}])
     service = env.service()  # one at a time: the first request gets the fault
-    run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     finish(service, run_id)
     results = env.results(run_id)
     assert [r.status for r in results] == ["error", "complete", "complete"]
     assert results[0].text == "" and results[0].error
     assert [c.outcome for c in sorted(env.calls(), key=lambda c: c.id)] == ["error", "ok", "ok"]
-    assert service.progress(run_id).status == "done"
+    assert service.progress(QA, run_id).status == "done"
 
     sandbox.state.clear_requests()
-    service.resume(run_id)
+    service.resume(QA, run_id)
     finish(service, run_id)
     assert [history(b) for b in sent(sandbox)] == [[("user", "Hi, where is order 1042?")]]
     results = env.results(run_id)
     assert [(r.source_message_id, r.status) for r in results] == [
         (ids[1], "complete"), (ids[3], "complete"), (ids[7], "complete")
     ]
-    assert service.progress(run_id).done == 3
+    assert service.progress(QA, run_id).done == 3
 
 
 class CancelAfterFirst:
@@ -138,7 +138,7 @@ class CancelAfterFirst:
         assert self.run_id.wait(WAIT)
         if not self.cancelled:
             self.cancelled = True
-            self.service.cancel(self.id)
+            self.service.cancel(QA, self.id)
 
 
 @pytest.mark.also_postgresql
@@ -146,19 +146,19 @@ def test_cancel_keeps_what_finished_and_resume_sends_only_the_rest(env, sandbox)
     ids = env.conversation(STORY)
     stopper = CancelAfterFirst()
     service = stopper.service = env.service(budgets=stopper)
-    run_id = stopper.id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = stopper.id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     stopper.run_id.set()
     finish(service, run_id)
-    assert service.progress(run_id).status == "cancelled"
+    assert service.progress(QA, run_id).status == "cancelled"
     assert [r.source_message_id for r in env.results(run_id)] == [ids[1]]
     assert len(sent(sandbox)) == 1
 
     sandbox.state.clear_requests()
-    service.resume(run_id)
+    service.resume(QA, run_id)
     finish(service, run_id)
     assert [len(b["messages"]) for b in sent(sandbox)] == [3, 5]  # turns 2 and 3 only
     assert [r.source_message_id for r in env.results(run_id)] == [ids[1], ids[3], ids[7]]
-    assert service.progress(run_id).status == "done"
+    assert service.progress(QA, run_id).status == "done"
 
 
 @pytest.mark.also_postgresql
@@ -172,15 +172,15 @@ def test_a_run_left_by_a_dead_process_shows_as_interrupted_and_resumes(env, sand
                         source_message_id=ids[3], position=3, status="complete", text="kept", cost_usd=0.001,
                         run_cost_usd=0.001)
     service = env.service()  # a new process
-    progress = service.progress(run.id)
+    progress = service.progress(QA, run.id)
     assert progress.interrupted and progress.done == 1
-    service.resume(run.id)
+    service.resume(QA, run.id)
     finish(service, run.id)
     assert sorted(len(b["messages"]) for b in sent(sandbox)) == [1, 5]
     results = env.results(run.id)
     assert [r.source_message_id for r in results] == [ids[1], ids[3], ids[7]]
     assert results[1].text == "kept"
-    progress = service.progress(run.id)
+    progress = service.progress(QA, run.id)
     assert (progress.status, progress.done, progress.interrupted) == ("done", 3, False)
 
 
@@ -196,11 +196,11 @@ def test_resume_refuses_a_run_still_going(env):
             assert gate.wait(WAIT)
 
     service = env.service(budgets=Held())
-    run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     try:
         with pytest.raises(InputError, match="still going"):
-            service.resume(run_id)
-        assert service.is_active(run_id) and not service.progress(run_id).interrupted
+            service.resume(QA, run_id)
+        assert service.is_active(QA, run_id) and not service.progress(QA, run_id).interrupted
     finally:
         gate.set()
     finish(service, run_id)
@@ -217,13 +217,13 @@ def test_the_estimate_is_shown_before_start_and_kept_on_the_run(env):
     assert estimate.turns == 3 and estimate.output_tokens == 3 * 40  # the originals' lengths
     assert estimate.input_tokens == sum(t.request.input_tokens_estimate for t in turns)
     assert estimate.cost_usd > 0
-    preview = service.preview([env.last_conversation], ReplayTarget("support", 1), owner="qa")
+    preview = service.preview(QA, [env.last_conversation], ReplayTarget("support", 1))
     assert preview == estimate
-    unpriced = service.preview([env.last_conversation], ReplayTarget("support", 1, "claude-next-9"), owner="qa")
+    unpriced = service.preview(QA, [env.last_conversation], ReplayTarget("support", 1, "claude-next-9"))
     assert unpriced.turns == 3 and unpriced.cost_usd is None
-    run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     finish(service, run_id)
-    assert service.progress(run_id).estimated_cost_usd == pytest.approx(estimate.cost_usd)
+    assert service.progress(QA, run_id).estimated_cost_usd == pytest.approx(estimate.cost_usd)
 
 
 class Budget:
@@ -248,18 +248,18 @@ def test_over_budget_nothing_is_started_or_sent(env, sandbox):
     budget = Budget(allowed=0)
     service = env.service(budgets=budget)
     with pytest.raises(StatedError, match="budget is used up"):
-        service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+        service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     assert budget.checks == [("replay", "qa")]
-    assert service.runs() == [] and sent(sandbox) == []
+    assert service.runs(QA) == [] and sent(sandbox) == []
 
 
 def test_a_budget_used_up_mid_run_stops_it_between_slices(env, sandbox):
     env.conversation(STORY)
     budget = Budget(allowed=2)  # start, then the first slice
     service = env.service(budgets=budget, slice_size=1)
-    run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1))
     finish(service, run_id)
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert (progress.status, progress.done, progress.error) == ("failed", 1, "The daily budget is used up.")
     assert len(sent(sandbox)) == 1 and budget.after == ["qa"]
 
@@ -270,11 +270,11 @@ def test_a_budget_used_up_mid_run_stops_it_between_slices(env, sandbox):
 def test_results_put_each_replayed_reply_beside_the_original(env):
     ids = env.conversation(STORY)
     service = env.service()
-    mentions = env.checks.create(name="Names Globex", kind="contains", config={"text": "globex"}, by="qa")
-    run_id = service.start([env.last_conversation], ReplayTarget("support", env.draft("Globex")),
-                           [mentions.id], by="qa")
+    mentions = env.checks.create(QA, name="Names Globex", kind="contains", config={"text": "globex"})
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", env.draft("Globex")),
+                           [mentions.id])
     finish(service, run_id)
-    shown = service.results(run_id)
+    shown = service.results(QA, run_id)
     assert [t.source_message_id for t in shown] == [ids[1], ids[3], ids[7]]
     last = shown[-1]
     assert last.question == "Hello?\n\nCan I get a refund instead?"
@@ -291,16 +291,16 @@ def test_pass_rates_per_version_compare_a_draft_with_the_one_before(env):
     env.conversation(STORY)
     service = env.service(judge=lambda rubric, reply, question: RubricVerdict(
         passed="Globex" in reply, score=5 if "Globex" in reply else 2, reason="Names the company."))
-    globex = env.checks.create(name="Names Globex", kind="contains", config={"text": "Globex"}, by="qa")
-    short = env.checks.create(name="Short", kind="max_length", config={"max": 5000}, by="qa")
-    graded = env.checks.create(name="Judge", kind="rubric", config={"rubric": "Names Globex."}, by="qa")
+    globex = env.checks.create(QA, name="Names Globex", kind="contains", config={"text": "Globex"})
+    short = env.checks.create(QA, name="Short", kind="max_length", config={"max": 5000})
+    graded = env.checks.create(QA, name="Judge", kind="rubric", config={"rubric": "Names Globex."})
     check_ids = [globex.id, short.id, graded.id]
     draft = env.draft("Globex")
     for version in (1, draft):
-        run_id = service.start([env.last_conversation], ReplayTarget("support", version), check_ids, by="qa")
+        run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", version), check_ids)
         finish(service, run_id)
 
-    rates = service.pass_rates("support")
+    rates = service.pass_rates(QA, "support")
     assert [(r.version, r.turns, r.runs) for r in rates] == [(draft, 3, 1), (1, 3, 1)]
     new, old = rates
     assert (new.rate, old.rate) == (1.0, 0.0)
@@ -313,8 +313,8 @@ def test_rubric_checks_call_the_judge_model_and_count_its_cost(env, sandbox):
     env.conversation(STORY[:4])
     judge = JudgeService(engine=env.engine, client=env.client, model="claude-haiku-5-5")
     service = env.service(judge=judge)
-    rubric = env.checks.create(name="Helpful", kind="rubric", config={"rubric": "Offers a next step."}, by="qa")
-    run_id = service.start([env.last_conversation], ReplayTarget("support"), [rubric.id], by="qa")
+    rubric = env.checks.create(QA, name="Helpful", kind="rubric", config={"rubric": "Offers a next step."})
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support"), [rubric.id])
     finish(service, run_id)
     replays, judged = env.calls("replay"), env.calls("judge")
     assert len(replays) == 2 and len(judged) == 2 and {c.owner for c in judged} == {"qa"}
@@ -322,17 +322,17 @@ def test_rubric_checks_call_the_judge_model_and_count_its_cost(env, sandbox):
     graders = [b for b in sent(sandbox) if b.get("tool_choice")]
     assert len(graders) == 2 and all("<rubric>\nOffers a next step.\n</rubric>" in b["messages"][0]["content"]
                                      for b in graders)
-    assert service.progress(run_id).cost_usd == pytest.approx(sum(c.cost_usd for c in replays + judged))
-    assert all(len(t.checks) == 1 for t in service.results(run_id))
+    assert service.progress(QA, run_id).cost_usd == pytest.approx(sum(c.cost_usd for c in replays + judged))
+    assert all(len(t.checks) == 1 for t in service.results(QA, run_id))
 
 
 def test_a_persona_target_without_a_version_means_its_newest_draft_pinned_at_start(env, sandbox):
     env.conversation(STORY[:2])
     draft = env.draft("Globex")
     service = env.service()
-    run_id = service.start([env.last_conversation], ReplayTarget("support"), by="qa")
+    run_id = service.start(QA, [env.last_conversation], ReplayTarget("support"))
     finish(service, run_id)
-    assert service.progress(run_id).persona_version == draft
+    assert service.progress(QA, run_id).persona_version == draft
     assert "Globex" in sent(sandbox)[0]["system"]
 
 
@@ -344,9 +344,9 @@ def test_replay_golden_runs_the_golden_set_against_a_draft(env, sandbox):
         session.add(store.GoldenCase(conversation_id=golden, added_by="qa"))
     service = env.service()
     draft = env.draft("Globex")
-    run_id = service.replay_golden("support", draft, by="qa")
+    run_id = service.replay_golden(QA, "support", draft)
     finish(service, run_id)
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert (progress.persona, progress.persona_version, progress.total) == ("support", draft, 1)
     assert progress.label == f"Golden set on support v{draft}"
     assert {r.conversation_id for r in env.results(run_id)} == {golden}
@@ -355,13 +355,13 @@ def test_replay_golden_runs_the_golden_set_against_a_draft(env, sandbox):
 def test_start_refuses_what_cannot_be_replayed(env):
     service = env.service()
     with pytest.raises(NotFoundError):
-        service.start([404], ReplayTarget(), by="qa")
+        service.start(QA, [404], ReplayTarget())
     env.conversation([("user", "Hello?", "complete")])
     with pytest.raises(InputError, match="no replies to replay"):
-        service.start([env.last_conversation], ReplayTarget(), by="qa")
+        service.start(QA, [env.last_conversation], ReplayTarget())
     with pytest.raises(InputError, match="golden set is empty"):
-        service.replay_golden("support", 1, by="qa")
-    assert service.runs() == []
+        service.replay_golden(QA, "support", 1)
+    assert service.runs(QA) == []
 
 
 # -- offline runs: one Message Batch at half price ------------------------------------------

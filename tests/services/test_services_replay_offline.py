@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from actors import QA
 from replay_harness import STORY, VARS, WAIT, finish, history, sent
 
 from chatbot import pricing, store
@@ -49,11 +50,11 @@ def test_an_offline_run_sends_one_batch_and_stores_each_turn_at_half_price(env, 
     draft = env.draft("Globex")
     target = ReplayTarget("support", draft, "claude-haiku-5-5")
     service = env.service(batch_sleep=die)  # the batch ends on its first poll: no sleep at all
-    live = service.preview([env.last_conversation], target, owner="qa")
-    offline = service.preview([env.last_conversation], target, owner="qa", mode="offline")
+    live = service.preview(QA, [env.last_conversation], target)
+    offline = service.preview(QA, [env.last_conversation], target, mode="offline")
     assert offline.cost_usd == pytest.approx(live.cost_usd / 2) and offline.turns == live.turns == 3
 
-    run_id = service.start([env.last_conversation], target, by="qa", mode="offline")
+    run_id = service.start(QA, [env.last_conversation], target, mode="offline")
     finish(service, run_id)
 
     (batch,) = batches_sent(sandbox)
@@ -83,7 +84,7 @@ def test_an_offline_run_sends_one_batch_and_stores_each_turn_at_half_price(env, 
         assert call.cost_usd == pytest.approx(full / 2) and call.cost_usd > 0
     assert sorted(r.cost_usd for r in results) == pytest.approx(sorted(c.cost_usd for c in calls))
 
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert (progress.status, progress.done, progress.total, progress.mode) == ("done", 3, 3, "offline")
     assert progress.provider_batch_id == polled(sandbox)[0] and progress.batch.status == "ended"
     assert progress.estimated_cost_usd == pytest.approx(offline.cost_usd)
@@ -99,17 +100,17 @@ def test_an_offline_run_shows_the_batch_progress_while_it_waits(env, sandbox):
 
     def sleep(seconds: float) -> None:
         assert started.wait(WAIT)
-        progress = holder["service"].progress(holder["run_id"])
+        progress = holder["service"].progress(QA, holder["run_id"])
         seen.append((seconds, progress.status, progress.done, progress.batch.status, progress.batch.counts.done))
 
     service = holder["service"] = env.service(batch_sleep=sleep, batch_poll_interval=5)
-    holder["run_id"] = run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa",
+    holder["run_id"] = run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1),
                                               mode="offline")
     started.set()
     finish(service, run_id)
     assert seen == [(5, "running", 1, "in_progress", 1), (5, "running", 2, "in_progress", 2)]
     assert len(batches_sent(sandbox)) == 1 and len(polled(sandbox)) == 3
-    assert service.progress(run_id).done == 3 and len(env.results(run_id)) == 3
+    assert service.progress(QA, run_id).done == 3 and len(env.results(run_id)) == 3
 
 
 def test_cancel_cancels_the_batch_keeps_what_it_answered_and_resume_sends_only_the_rest(env, sandbox):
@@ -120,10 +121,10 @@ def test_cancel_cancels_the_batch_keeps_what_it_answered_and_resume_sends_only_t
 
     def sleep(seconds: float) -> None:  # the agent clicks Cancel after the first poll
         assert started.wait(WAIT)
-        holder["service"].cancel(holder["run_id"])
+        holder["service"].cancel(QA, holder["run_id"])
 
     service = holder["service"] = env.service(batch_sleep=sleep)
-    holder["run_id"] = run_id = service.start([env.last_conversation], ReplayTarget("support", 1), by="qa",
+    holder["run_id"] = run_id = service.start(QA, [env.last_conversation], ReplayTarget("support", 1),
                                               mode="offline")
     started.set()
     finish(service, run_id)
@@ -132,17 +133,17 @@ def test_cancel_cancels_the_batch_keeps_what_it_answered_and_resume_sends_only_t
     assert len(cancels) == 1
     assert [r.source_message_id for r in env.results(run_id)] == [ids[1], ids[3]]  # answered before the cancel
     assert len(env.calls()) == 2  # the cancelled item was never processed: nothing billed
-    progress = service.progress(run_id)
+    progress = service.progress(QA, run_id)
     assert (progress.status, progress.done) == ("cancelled", 2)
 
     sandbox.state.clear_requests()
     sandbox.state.batches.polls_to_end = 1
-    service.resume(run_id)
+    service.resume(QA, run_id)
     finish(service, run_id)
     (batch,) = batches_sent(sandbox)
     assert [item["custom_id"] for item in batch] == [f"m{ids[7]}"]
     assert [r.source_message_id for r in env.results(run_id)] == [ids[1], ids[3], ids[7]]
-    assert service.progress(run_id).status == "done" and batch_id_of(env, run_id) != batch_id
+    assert service.progress(QA, run_id).status == "done" and batch_id_of(env, run_id) != batch_id
 
 
 def test_an_interrupted_offline_run_resumes_by_polling_the_same_batch(env, sandbox):
@@ -158,36 +159,36 @@ def test_an_interrupted_offline_run_resumes_by_polling_the_same_batch(env, sandb
         raise Died
 
     first = env.service(batch_sleep=dies_waiting)
-    holder["run_id"] = run_id = first.start([env.last_conversation], ReplayTarget("support", 1), by="qa",
+    holder["run_id"] = run_id = first.start(QA, [env.last_conversation], ReplayTarget("support", 1),
                                             mode="offline")
     started.set()
     finish(first, run_id)
     batch_id = batch_id_of(env, run_id)
     assert batch_id and stored_before_waiting == [batch_id] and polled(sandbox) == [batch_id]
-    progress = first.progress(run_id)
+    progress = first.progress(QA, run_id)
     assert (progress.status, progress.done) == ("failed", 0) and env.results(run_id) == []
 
     second = env.service(batch_sleep=die)  # a new process; the batch ends on its next poll
-    second.resume(run_id)
+    second.resume(QA, run_id)
     finish(second, run_id)
     assert len(batches_sent(sandbox)) == 1  # never submitted again
     assert polled(sandbox) == [batch_id, batch_id]
     assert [r.source_message_id for r in env.results(run_id)] == [ids[1], ids[3], ids[7]]
     assert len(env.calls()) == 3 and batch_id_of(env, run_id) == batch_id
-    assert second.progress(run_id).status == "done"
+    assert second.progress(QA, run_id).status == "done"
 
 
 def test_an_expired_batch_is_resubmitted_for_the_missing_turns_only(env, sandbox):
     ids = env.conversation(STORY)
     sandbox.state.batches.polls_to_end = 3
     first = env.service(batch_sleep=die)
-    run_id = first.start([env.last_conversation], ReplayTarget("support", 1), by="qa", mode="offline")
+    run_id = first.start(QA, [env.last_conversation], ReplayTarget("support", 1), mode="offline")
     finish(first, run_id)  # died after one poll: the first turn was answered
     expired = batch_id_of(env, run_id)
     sandbox.state.batches.expire(expired)  # 24 hours later the rest had not been processed
 
     second = env.service(batch_sleep=lambda seconds: None)
-    second.resume(run_id)
+    second.resume(QA, run_id)
     finish(second, run_id)
     first_batch, again = batches_sent(sandbox)
     assert len(first_batch) == 3
@@ -198,7 +199,7 @@ def test_an_expired_batch_is_resubmitted_for_the_missing_turns_only(env, sandbox
         (ids[1], "complete"), (ids[3], "complete"), (ids[7], "complete")
     ]
     assert len(env.calls()) == 3  # the expired items were never billed
-    progress = second.progress(run_id)
+    progress = second.progress(QA, run_id)
     assert (progress.status, progress.done) == ("done", 3) and progress.provider_batch_id != expired
 
 
@@ -217,15 +218,15 @@ def test_closing_the_app_leaves_the_batch_going_and_cancel_stops_it_later(env, s
     assert status == "running" and len(batches_sent(sandbox)) == 1
     batch_id = batch_id_of(env, run.id)
     assert sandbox.state.batches.get(batch_id).status == "in_progress"  # not cancelled
-    progress = service.progress(run.id)
+    progress = service.progress(QA, run.id)
     assert progress.interrupted and progress.done == 0
 
-    service.cancel(run.id)  # no worker here: the run is marked cancelled, its batch cancelled
-    assert service.progress(run.id).status == "cancelled"
+    service.cancel(QA, run.id)  # no worker here: the run is marked cancelled, its batch cancelled
+    assert service.progress(QA, run.id).status == "cancelled"
     assert sandbox.state.batches.get(batch_id).status == "canceling"
 
     sandbox.state.batches.polls_to_end = 1  # the new batch ends on its first poll
-    service.resume(run.id)
+    service.resume(QA, run.id)
     finish(service, run.id)
     first_batch, again = batches_sent(sandbox)
     assert [item["custom_id"] for item in again] == [f"m{ids[3]}", f"m{ids[7]}"]
@@ -251,22 +252,22 @@ class Upfront:
 def test_an_offline_run_is_checked_against_the_budget_for_its_whole_half_price_estimate(env, sandbox):
     env.conversation(STORY)
     target = ReplayTarget("support", 1)
-    cost = env.service().preview([env.last_conversation], target, owner="qa", mode="offline").cost_usd
+    cost = env.service().preview(QA, [env.last_conversation], target, mode="offline").cost_usd
     budget = Upfront(left=cost * 0.99)
     refusing = env.service(budgets=budget)
     with pytest.raises(StatedError, match="more than is left"):
-        refusing.start([env.last_conversation], target, by="qa", mode="offline")
-    assert budget.checks == [0.0, pytest.approx(cost)] and refusing.runs() == [] and batches_sent(sandbox) == []
+        refusing.start(QA, [env.last_conversation], target, mode="offline")
+    assert budget.checks == [0.0, pytest.approx(cost)] and refusing.runs(QA) == [] and batches_sent(sandbox) == []
 
     budget = Upfront(left=cost)
     service = env.service(budgets=budget, batch_sleep=die)
-    run_id = service.start([env.last_conversation], target, by="qa", mode="offline")
+    run_id = service.start(QA, [env.last_conversation], target, mode="offline")
     finish(service, run_id)
     # at start, then again in the worker right before the batch is submitted
     assert budget.checks == [0.0, pytest.approx(cost), pytest.approx(cost)]
-    assert service.progress(run_id).status == "done"
+    assert service.progress(QA, run_id).status == "done"
     with pytest.raises(InputError, match="live or offline"):
-        service.start([env.last_conversation], target, by="qa", mode="later")
+        service.start(QA, [env.last_conversation], target, mode="later")
 
 
 # -- the word diff -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 import pytest
+from actors import QA
 from ui_helpers import conversation_id, send, walk
 
 from chatbot.llm import ChatRequest, LLMError, Turn
@@ -201,23 +202,21 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
     with pytest.raises(LLMError) as raised:
         runtime.summaries.summarise(cid, owner="agent")
     errors.append(raised.value)
-    run_id = runtime.replays.start([cid], ReplayTarget(), by="qa")
+    run_id = runtime.replays.start(QA, [cid], ReplayTarget())
     assert runtime.replays.wait(run_id, 30)
-    assert runtime.replays.progress(run_id).status == "done"
+    assert runtime.replays.progress(QA, run_id).status == "done"
     batches = MessageBatches(runtime.client)
     batch = batches.submit([("a1", ChatRequest(model=SUPPORT.model, messages=[Turn("user", "Hi")]))])
     assert [type(r).__name__ for _, r in batches.results(batches.wait(batch.id, sleep=lambda s: None))] == ["Reply"]
 
     page = []
-    # The admin and QA pages, as a role that has them, with the QA transcript open (and its
-    # rendered prompt).
-    at = new_app({"qc": str(cid)}, user="admin")
+    admin = new_app({"qc": str(cid)}, user="admin")  # the QA and admin pages, QA transcript open
     for path in QA_PAGES:
-        at.switch_page(path).run()
-        assert not at.exception, (path, at.exception)
-        page += [str(at)] + [
+        admin.switch_page(path).run()
+        assert not admin.exception, (path, admin.exception)
+        page += [str(admin)] + [
             repr(node) + (str(node.proto) if getattr(node, "proto", None) is not None else "")
-            for node in walk(at._tree)
+            for node in walk(admin._tree)
         ]
 
     assert any("Sandbox reply" in text for text in page)  # the open transcript was walked
@@ -228,4 +227,5 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
     assert not leaks(page)
     assert not leaks(everything_logged.lines), "the key was logged"
     assert not leaks(text for error in errors for text in error_texts(error))
-    assert not leaks([repr(dict(at.session_state.items())), repr(runtime.replays), repr(batches)])
+    assert not leaks([repr(dict(at.session_state.items())), repr(dict(admin.session_state.items())),
+                      repr(runtime.replays), repr(batches)])

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
-from ui_helpers import conversation_id, send
+from actors import QA
+from ui_helpers import conversation_id, open_address, send
 
 PAGE = "../../pages/qa_checks.py"
 
@@ -60,7 +61,7 @@ def listed(at: AppTest) -> list[tuple[str, str, str]]:
 
 
 def stored_names() -> list[str]:
-    return [c.name for c in get_runtime().checks.list(include_archived=True)]
+    return [c.name for c in get_runtime().checks.list(QA, include_archived=True)]
 
 
 def test_a_check_created_on_the_page_is_listed(page, db):
@@ -100,7 +101,7 @@ def test_bad_json_or_an_invalid_schema_shows_the_error_and_saves_nothing(page, d
 
 def test_try_it_shows_pass_and_fail_with_the_detail(page):
     at = create(page, "not_contains", "No promises", text="guarantee")
-    check = get_runtime().checks.list()[0]
+    check = get_runtime().checks.list(QA)[0]
     at.selectbox(key="check-picked").set_value(check.id).run()
 
     at.text_area(key=f"check-try-text-{check.id}").set_value("We will look into it today.")
@@ -116,7 +117,7 @@ def test_try_it_shows_pass_and_fail_with_the_detail(page):
 
 def test_rename_archive_and_frozen_settings(page, new_app, db):
     at = create(page, "contains", "Mentions refunds", text="refund")
-    check = get_runtime().checks.list()[0]
+    check = get_runtime().checks.list(QA)[0]
     at.selectbox(key="check-picked").set_value(check.id).run()
     prefix = f"check-edit-{check.id}-1"  # one save so far: the forms' generation is 1
 
@@ -143,9 +144,22 @@ def test_rename_archive_and_frozen_settings(page, new_app, db):
     assert db("SELECT archived FROM qa_check") == [(0,)]
 
 
+def test_an_agent_opening_the_checks_address_gets_the_no_access_page_only(new_app, db):
+    get_runtime().checks.create(QA, name="Talks about refunds", kind="contains", config={"text": "refund"})
+
+    page = open_address(new_app(), "qa_checks").main
+    assert [t.value for t in page.title] == ["Checks"]
+    assert texts(page.error) == ["You have no access to this page. Ask an admin if you need it."]
+    assert not page.button and not page.dataframe and not page.selectbox and not page.text_input and not page.info
+    assert db("SELECT name FROM qa_check") == [("Talks about refunds",)]
+
+    admin = open_address(new_app(user="admin"), "qa_checks")
+    assert not admin.error and [name for name, _, _ in listed(admin)] == ["Talks about refunds"]
+
+
 def graded_once(new_app, check_id: int) -> None:
     """A conversation made on the chat page, replayed with the check (the app's services)."""
     chat = send(new_app(), "Can I get a refund?")
     runtime = get_runtime()
-    run_id = runtime.replays.start([conversation_id(chat)], ReplayTarget(), [check_id], by="agent")
-    assert runtime.replays.wait(run_id, 30) and runtime.replays.progress(run_id).status == "done"
+    run_id = runtime.replays.start(QA, [conversation_id(chat)], ReplayTarget(), [check_id])
+    assert runtime.replays.wait(run_id, 30) and runtime.replays.progress(QA, run_id).status == "done"

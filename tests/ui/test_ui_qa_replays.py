@@ -17,7 +17,7 @@ from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.safe_markdown import safe_markdown
 from actors import ADMIN, QA
-from ui_helpers import conversation_id, send, walk
+from ui_helpers import conversation_id, open_address, send, walk
 
 PAGE = "../../pages/qa_replays.py"
 WAIT = 30  # seconds: an upper bound for a run to finish, never slept
@@ -54,7 +54,7 @@ def draft(company: str = "Globex") -> int:
 
 
 def names_globex() -> int:
-    return get_runtime().checks.create(name="Names Globex", kind="contains", config={"text": "Globex"}, by="qa").id
+    return get_runtime().checks.create(QA, name="Names Globex", kind="contains", config={"text": "Globex"}).id
 
 
 def handed_over(new_app, ids: list[int]) -> AppTest:
@@ -74,7 +74,7 @@ def start_button(at: AppTest):
 
 
 def only_run() -> int:
-    (run,) = get_runtime().replays.runs()
+    (run,) = get_runtime().replays.runs(QA)
     return run.run_id
 
 
@@ -134,6 +134,23 @@ def test_handed_over_ids_show_the_estimate_then_a_run_compares_each_turn(new_app
     assert list(table["pass rate (%)"]) == [100.0] and list(table["graded"]) == [2]
 
 
+def test_an_agent_opening_the_replays_address_gets_the_no_access_page_only(new_app, db, sandbox):
+    cid = conversation(new_app, "Where is order 1042?")
+    run_id = get_runtime().replays.start(QA, [cid], ReplayTarget())
+    finish(run_id)
+    sandbox.state.clear_requests()
+
+    at = open_address(new_app(), "qa_replays")
+    page = at.main
+    assert [t.value for t in page.title] == ["Replays"]
+    assert texts(page.error) == ["You have no access to this page. Ask an admin if you need it."]
+    assert not page.button and not page.metric and not page.dataframe and not page.radio and not page.caption
+    assert sandbox.state.requests() == [] and db("SELECT COUNT(*) FROM replay_run") == [(1,)]
+
+    admin = open_address(new_app(user="admin"), "qa_replays")
+    assert not admin.error and any(c.startswith(f"Run {run_id} · Live · ") for c in texts(admin.caption))
+
+
 def _column_rows(at: AppTest) -> list[list]:
     """Every horizontal block's columns (st.columns), as lists."""
     rows = []
@@ -149,10 +166,10 @@ def test_pass_rates_show_a_draft_that_does_worse_than_the_version_before(new_app
     replays = get_runtime().replays
     check = names_globex()
     globex = draft("Globex")
-    first = replays.start([cid], ReplayTarget("support", globex), [check], by="qa")
+    first = replays.start(QA, [cid], ReplayTarget("support", globex), [check])
     finish(first)
     initech = draft("Initech")
-    second = replays.start([cid], ReplayTarget("support", initech), [check], by="qa")
+    second = replays.start(QA, [cid], ReplayTarget("support", initech), [check])
     finish(second)
 
     at = open_replays(new_app(user="qa"))
@@ -183,7 +200,7 @@ def test_the_golden_set_replays_against_a_draft_in_one_click(new_app, db):
     assert f"The golden set is replaying against support v{version}." in texts(at.success)
     run_id = only_run()
     finish(run_id)
-    progress = runtime.replays.progress(run_id)
+    progress = runtime.replays.progress(QA, run_id)
     assert (progress.status, progress.persona_version, progress.total) == ("done", version, 1)
     assert progress.label == f"Golden set on support v{version}"
     assert db("SELECT DISTINCT conversation_id FROM replay_result") == [(golden,)]

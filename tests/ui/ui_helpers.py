@@ -50,3 +50,14 @@ def walk(node: Any) -> Iterator[Any]:
     yield node
     for child in getattr(node, "children", {}).values():
         yield from walk(child)
+
+
+def open_address(at: AppTest, url_path: str) -> AppTest:
+    """Open the page at `/<url_path>` as a browser does when the address is typed: the page
+    registered there for this session, listed or not (`switch_page` finds only pages
+    backed by a file, and a role's no-access page is not)."""
+    (page_hash,) = [h for h, page in at._registered_pages.items() if page.get("url_pathname") == url_path]
+    at._page_hash = page_hash
+    at.run()
+    assert not at.exception, at.exception
+    return at
