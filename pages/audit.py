@@ -3,7 +3,6 @@ changed or deleted from the app (or in the database)."""
 
 import streamlit as st
 
-from chatbot.ui import state
 from chatbot.ui.audit_view import audit_filters, audit_table
 from chatbot.ui.resources import get_runtime
 

@@ -23,5 +23,5 @@ state.show_flash()
 
 new_run_panel(runtime, actor)
 runs_panel(runtime, actor)
-results_panel(runtime, actor)
-pass_rates_panel(runtime, actor)
+results_panel(runtime)
+pass_rates_panel(runtime)

@@ -44,6 +44,16 @@ def current_actor() -> Actor:
     actor = st.session_state.get(_ACTOR)
     if not isinstance(actor, Actor):
         raise RuntimeError("no signed-in actor: the page ran without the sign-in gate")
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run and actor.session_id is not None:
+        # A fragment (a panel that refreshes itself) reruns without the router: check the
+        # session again, so a sign-out elsewhere or a disabled account stops it too.
+        from .resources import get_runtime
+
+        found = get_runtime().identity.signin.resume(actor.session_id, address=actor.address)
+        if not isinstance(found, Actor):
+            st.rerun(scope="app")  # the router draws the sign-in page
+        actor = _bind(found)
     return actor
 
 

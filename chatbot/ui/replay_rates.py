@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from chatbot.auth import Actor
 from chatbot.services.replay_views import PassRate, baseline
 from chatbot.services.runtime import Runtime
 
@@ -54,12 +53,13 @@ def rates_frame(rates: Sequence[PassRate], published: dict[str, int | None]) -> 
     return pd.DataFrame(rows)
 
 
-def pass_rates_panel(runtime: Runtime, actor: Actor) -> None:
+def pass_rates_panel(runtime: Runtime) -> None:
     st.subheader("Pass rates", anchor=False)
-    st.fragment(_pass_rates)(runtime, actor)  # picking a persona reruns only this panel
+    st.fragment(_pass_rates)(runtime)  # picking a persona reruns only this panel
 
 
-def _pass_rates(runtime: Runtime, actor: Actor) -> None:
+def _pass_rates(runtime: Runtime) -> None:
+    actor = state.actor()  # a fragment rerun checks the session again
     published = {p.key: p.published_version for p in runtime.personas.list(actor, include_archived=True)}
     rates = runtime.replays.pass_rates(actor)
     if not rates:

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from chatbot.auth import Actor
 from chatbot.errors import ChatbotError
 from chatbot.spreadsheet import csv_cell
 from chatbot.services.replay import RunProgress
 from chatbot.services.replay_views import TurnComparison
 from chatbot.services.runtime import Runtime
 
+from . import state
 from .qa_text import badge, escape
 from .replay_diff import diff_markdown
 from .replay_runs import status_of, target_text
@@ -26,14 +26,15 @@ from .usage_panels import money
 PAGE_SIZE = 20
 
 
-def results_panel(runtime: Runtime, actor: Actor) -> None:
+def results_panel(runtime: Runtime) -> None:
     st.subheader("Results", anchor=False)
     # A fragment: picking a run, paging or filtering turns reruns only this panel, not the
     # New run estimate (which plans every conversation) or the pass rates over every run.
-    st.fragment(_results)(runtime, actor)
+    st.fragment(_results)(runtime)  # its own reruns ask who is signed in again (state.actor)
 
 
-def _results(runtime: Runtime, actor: Actor) -> None:
+def _results(runtime: Runtime) -> None:
+    actor = state.actor()
     runs = runtime.replays.runs(actor)
     if not runs:
         st.caption("The results of a run appear here once it has replayed a turn.")

@@ -77,6 +77,7 @@ def _runs_fragment(runtime: Runtime, actor: Actor, first: list[RunProgress]) -> 
 
     @st.fragment(run_every=REFRESH_SECONDS if refresh else None)
     def draw() -> None:
+        actor = state.actor()  # a rerun of the fragment alone checks the session again
         runs = unread.pop() if unread else runtime.replays.runs(actor, limit=SHOWN)
         if not runs:
             st.caption("No replay runs yet. Start one above.")

@@ -98,7 +98,7 @@ def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimport
         "In the file they belonged to agent;" in at.success[0].value
     copy, original = comparable(new_id), comparable(cid)
     provenance = copy["notes"].pop()  # the note saying where the copy came from
-    assert provenance.startswith(f"Imported by qa from an export of ") and f"#{cid} of “agent”" in provenance
+    assert provenance.startswith("Imported by qa from an export of ") and f"#{cid} of “agent”" in provenance
     for message in original["messages"]:  # the importer vouches for the ratings now
         message["feedback"] = [("qa", rating, comment) for _, rating, comment in message["feedback"]]
     assert copy == original
