@@ -8,6 +8,7 @@ effect on the next click. Nobody: the sign-in page, and nothing else, is drawn.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -17,6 +18,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from chatbot.auth import Actor
 from chatbot.auth.signin import Ended, SignedIn
 from chatbot.auth.web import SESSION_PATH, SIGNOUT_PATH
+from chatbot.errors import StatedError
 from chatbot.services.runtime import Runtime
 
 from .request import BrowserRequest, current_request
@@ -26,6 +28,8 @@ _SESSION = "_auth_session"  # the id (never the token) of the session this tab s
 _ACTOR = "_actor"
 _HEADER_SEEN = "_auth_header_seen"
 _NOTICE = "_auth_notice"
+_CHECKED = "_auth_checked"  # when the session was last checked against the database
+RECHECK_SECONDS = 1.0
 
 
 def redirect(url: str) -> None:
@@ -39,33 +43,46 @@ def redirect(url: str) -> None:
     ctx.enqueue(message)
 
 
+class SessionEnded(StatedError):
+    """The session ended between two runs (signed out elsewhere, expired, disabled)."""
+
+
 def current_actor() -> Actor:
-    """Who this run acts for; the gate has put them here before any page runs."""
+    """Who this run acts for; the gate has put them here before any page runs.
+
+    Callbacks (a button's on_click) and a panel's own reruns (st.fragment) run without the
+    router, so here the session is checked again when the last check is more than a
+    second old: a sign-out elsewhere, an expiry or a disabled account stops them too.
+    """
     actor = st.session_state.get(_ACTOR)
     if not isinstance(actor, Actor):
         raise RuntimeError("no signed-in actor: the page ran without the sign-in gate")
-    ctx = get_script_run_ctx()
-    if ctx is not None and ctx.fragment_ids_this_run and actor.session_id is not None:
-        # A fragment (a panel that refreshes itself) reruns without the router: check the
-        # session again, so a sign-out elsewhere or a disabled account stops it too.
-        from .resources import get_runtime
+    checked = st.session_state.get(_CHECKED, 0.0)
+    if actor.session_id is None or time.monotonic() - checked <= RECHECK_SECONDS:
+        return actor
+    from .resources import get_runtime
 
-        found = get_runtime().identity.signin.resume(actor.session_id, address=actor.address)
-        if not isinstance(found, Actor):
-            st.rerun(scope="app")  # the router draws the sign-in page
-        actor = _bind(found)
-    return actor
+    found = get_runtime().identity.signin.resume(actor.session_id, address=actor.address)
+    if isinstance(found, Actor):
+        return _bind(found)
+    _forget()
+    st.session_state[_NOTICE] = found.message
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run:
+        st.rerun(scope="app")  # the router draws the sign-in page
+    raise SessionEnded(found.message)
 
 
 def _bind(actor: Actor) -> Actor:
     st.session_state[_ACTOR] = actor
+    st.session_state[_CHECKED] = time.monotonic()
     if actor.session_id is not None:
         st.session_state[_SESSION] = actor.session_id
     return actor
 
 
 def _forget() -> None:
-    for key in (_ACTOR, _SESSION, _HEADER_SEEN):
+    for key in (_ACTOR, _SESSION, _HEADER_SEEN, _CHECKED):
         st.session_state.pop(key, None)
 
 
