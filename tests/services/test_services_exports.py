@@ -12,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chatbot import store
+from chatbot.auth import Actor, Role
 from chatbot.errors import InputError
 from chatbot.services import conversation_import
 from chatbot.services.exports import CSV_COLUMNS, MESSAGE_FIELDS, Exports
 from chatbot.services.personas import PersonaService
 from chatbot.services.qa import QAService
 from chatbot.store.search import SearchFilters
+
+ANA = Actor("ana", Role.AGENT)  # owns the exported conversation
+BO = Actor("bo", Role.ADMIN)  # an admin may rate a reply in anyone's conversation
 
 T0 = datetime(2026, 2, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -54,9 +58,9 @@ def rich_conversation(engine, qa, *, title="Refund for order #1042", archived=Fa
         # Distinct, old timestamps: an import must keep them, not stamp "now".
         c.created_at, c.updated_at = T0, T0 + timedelta(hours=2)
         session.add(c)
-    qa.rate(reply.id, "ana", 1, "great")
-    qa.rate(reply.id, "bo", -1)
-    qa.rate(failed.id, "ana", -1, "@cut short")
+    qa.rate(ANA, reply.id, 1, "great")
+    qa.rate(BO, reply.id, -1)
+    qa.rate(ANA, failed.id, -1, "@cut short")
     qa.note(c.id, "Policy check\nsecond line", by="quinn")
     qa.note(c.id, "Too terse.", by="quinn", message_id=failed.id)
     qa.tag(c.id, "Refund", by="quinn")

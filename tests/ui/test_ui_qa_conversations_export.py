@@ -12,6 +12,7 @@ import re
 import pytest
 import streamlit as st
 from test_ui_qa_conversations import bodies, chat, listed, open_qa, run
+from actors import AGENT
 from ui_helpers import walk
 
 from chatbot import store
@@ -63,7 +64,7 @@ def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimport
     cid = chat(new_app, "Where is my refund for order 1042?", "It arrived broken.")
     qa = get_runtime().qa
     reply = [m for m in qa.transcript(cid).messages if m.role == "assistant"][-1]
-    qa.rate(reply.id, "agent", -1, "missed the photo request")
+    qa.rate(AGENT, reply.id, -1, "missed the photo request")
     qa.note(cid, "Refund policy case.", by="quinn")
     qa.tag(cid, "refund", by="quinn", message_id=reply.id)
     qa.set_golden(cid, True, by="quinn", note="baseline")
