@@ -6,7 +6,7 @@ word delay), interleaved turn by turn:
   direct   `LLMClient.stream(request)` -> first text delta: the network and the server.
   app      `ChatService.send(text)` -> first text from the `Generation` a page watches
            (on another thread, as a page is):
-           validation, committing the user's message and the reply row to SQLite,
+           the access check, validation, committing the user's message and the reply row to SQLite,
            loading the persona version and rendering its prompt, fitting the history,
            the budget check, the limiter, the cache lookup, the hand-off to a worker
            thread, and the same request.
@@ -31,11 +31,13 @@ import tempfile
 import time
 from typing import Any
 
+from chatbot.auth import Actor, Role
 from chatbot.llm import Turn
 from chatbot.services.context import build_request
 from chatbot.services.runtime import build_runtime
 
 TARGET_MS = 5.0
+BENCH_AGENT = Actor("bench", Role.AGENT, "Benchmark")
 WORD_DELAY_MS = 20  # a live reply's pace between words
 
 
@@ -96,7 +98,7 @@ def run(turns: int = 200, history: int = 10) -> dict[str, Any]:
                 t1 = time.perf_counter()
 
             t2 = time.perf_counter()
-            generation = runtime.chat.send(conversation_id=conversation, text=text, owner="bench")
+            generation = runtime.chat.send(BENCH_AGENT, conversation_id=conversation, text=text)
             t3 = time.perf_counter()
             next(iter(generation.deltas(poll=0.05)))
             t4 = time.perf_counter()

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, NotFoundError
 from chatbot.ui import state
 from chatbot.ui.case_details import greeting_and_suggestions, new_conversation_panel
 from chatbot.ui.chat_view import AVATARS, context_notice, live_reply, render_message
@@ -15,15 +15,19 @@ from chatbot.ui.sidebar import conversation_sidebar
 from chatbot.ui.summary_card import summary_panel
 
 runtime = get_runtime()
+actor = state.actor()
 current = state.conversation_id()
-# The reply in progress first, then the messages: a reply that ends in between is already
-# saved when it stops being active, so it is never shown as stuck "still being written".
-generation = runtime.chat.active(current) if current else None
-transcript = runtime.conversations.transcript(current) if current else None
-if current and transcript is None:
-    st.warning("That conversation no longer exists; here is a new one.", icon=":material/info:")
-    state.open_conversation(None)
-    current = generation = None
+generation = transcript = None
+if current:
+    try:
+        # The reply in progress first, then the messages: a reply that ends in between is
+        # already saved when it stops being active, so it never shows as stuck.
+        generation = runtime.chat.active(actor, current)
+        transcript = runtime.conversations.transcript(actor, current)
+    except NotFoundError:  # gone, or someone else's: the same here, and nothing of it shows
+        st.warning("That conversation no longer exists; here is a new one.", icon=":material/info:")
+        state.open_conversation(None)
+        current = generation = transcript = None
 
 prompt = st.chat_input(
     "Type the customer's question or your reply…",
@@ -36,7 +40,7 @@ prompt = st.chat_input(
 
 
 def _retry() -> None:
-    state.attempt(lambda: runtime.chat.retry(conversation_id=state.conversation_id(), owner=state.owner()))
+    state.attempt(lambda: runtime.chat.retry(state.actor(), conversation_id=state.conversation_id()))
 
 
 if transcript is None:
@@ -50,9 +54,9 @@ prompt = prompt or state.take_pending_prompt()
 if prompt is not None and prompt.strip():
     try:
         generation = runtime.chat.send(
+            actor,
             conversation_id=current,
             text=prompt,
-            owner=state.owner(),
             persona=new_persona,
             variables=new_details,
         )
@@ -68,7 +72,7 @@ conversation_sidebar(runtime, current)
 
 state.show_flash()
 
-budget_notice = runtime.chat.budget_warning(state.owner())
+budget_notice = runtime.chat.budget_warning(actor)
 if budget_notice:  # 80 % or more of a budget this agent's messages count against
     st.warning(budget_notice, icon=":material/savings:")
 
@@ -82,7 +86,7 @@ if transcript is not None and not transcript.messages:
 
 if transcript is not None:
     messages = transcript.messages
-    ratings = runtime.qa.ratings(current, state.owner()) if messages else {}
+    ratings = runtime.qa.ratings(actor, current) if messages else {}
     for index, message in enumerate(messages):
         if generation is not None and message.id == generation.message_id:
             continue

@@ -5,7 +5,8 @@
     3. render the persona, fit the history to the context budget, build the request;
     4. stream the reply on a background worker, saving the text every `flush_interval`;
     5. commit the final reply (complete, partial or error) and one API-call record.
-No transaction is open while the API is being called.
+No transaction is open while the API is being called. Before any of it, the acting user
+must hold "chat" and be allowed to post into the conversation (else nothing happens).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import NOT_FOUND, Access
 from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
@@ -34,7 +38,7 @@ from chatbot.personas import PersonaSpec
 from .budgets import BudgetService
 from .call_log import opaque_user, record_call, settle_budgets
 from .context import build_request, fit_history, history_budget, turns_from_messages
-from .conversations import create_with_persona, default_persona_key
+from .conversations import checked_conversation, create_with_persona, default_persona_key
 from .generation import Generation, Generations
 from .personas import PersonaService
 
@@ -74,8 +78,10 @@ class ChatService:
         personas: PersonaService,
         budgets: BudgetService | None = None,
         similar: SimilarityCache | None = None,
+        access: Access | None = None,
     ) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
         self.similar = similar
         self.budgets = budgets
         self.client = client
@@ -114,16 +120,18 @@ class ChatService:
 
     # -- one turn -------------------------------------------------------------------------
 
-    def active(self, conversation_id: int) -> Generation | None:
-        generation = self.generations.get(conversation_id)
-        return generation if generation is not None and not generation.done else None
+    def active(self, actor: Actor, conversation_id: int) -> Generation | None:
+        """The reply in progress in a conversation `actor` may read (it can be stopped)."""
+        self.access.require(actor, "chat")
+        checked_conversation(self.engine, self.access, actor, conversation_id)
+        return self._active(conversation_id)
 
     def send(
         self,
+        actor: Actor,
         *,
         conversation_id: int | None,
         text: str,
-        owner: str,
         persona: str | None = None,
         variables: Mapping[str, str] | None = None,
     ) -> Generation:
@@ -132,12 +140,10 @@ class ChatService:
         With `conversation_id=None` a new conversation is created for the message, with
         `persona` (default: the agent's last used one) and its case details `variables`.
         """
+        checked, owner = self._admit(actor, conversation_id), actor.username
         text = clean_message(text, max_chars=self.settings.max_input_chars)
-        if conversation_id is not None and self.active(conversation_id):
-            raise self._busy()
-        self._check_budget(owner)
         chosen = None
-        if conversation_id is None:
+        if checked is None:
             chosen = self.personas.published(
                 persona or default_persona_key(self.engine, self.personas, owner)
             )
@@ -150,7 +156,7 @@ class ChatService:
                 )
                 history: list[store.Message] = []
             else:
-                conversation = self._conversation(session, conversation_id, lock=True)
+                conversation = self._locked(session, checked)  # type: ignore[arg-type]
                 # The history, read under the lock: it also tells the next position and
                 # whether a reply is still streaming.
                 history = store.list_messages(session=session, conversation_id=conversation.id)
@@ -169,13 +175,11 @@ class ChatService:
         messages = [*history, message, reply]
         return self._generate(conversation, reply.id, owner, use_cache=True, messages=messages)
 
-    def retry(self, *, conversation_id: int, owner: str) -> Generation:
+    def retry(self, actor: Actor, *, conversation_id: int) -> Generation:
         """Generate the last reply again (after an error, a cut-off or a stop)."""
-        if self.active(conversation_id):
-            raise self._busy()
-        self._check_budget(owner)
+        checked, owner = self._admit(actor, conversation_id), actor.username
         with store.write_session(self.engine) as session:
-            conversation = self._conversation(session, conversation_id, lock=True)
+            conversation = self._locked(session, checked)  # type: ignore[arg-type]
             messages = store.list_messages(session=session, conversation_id=conversation.id)
             self._refuse_if_streaming(session, messages)
             if not messages:
@@ -197,16 +201,39 @@ class ChatService:
         # A retry asks for a fresh answer: the cached one may be what the agent rejected.
         return self._generate(conversation, reply.id, owner, use_cache=False, messages=messages)
 
-    def budget_warning(self, owner: str) -> str | None:
-        """The notice the chat page shows while a budget for `owner` is at 80 % or over."""
-        return self.budgets.banner(owner) if self.budgets is not None else None
+    def budget_warning(self, actor: Actor) -> str | None:
+        """The notice the chat page shows while a budget for `actor` is at 80 % or over."""
+        self.access.require(actor, "chat")
+        return self.budgets.banner(actor.username) if self.budgets is not None else None
 
     # -- internals ------------------------------------------------------------------------
 
-    def _check_budget(self, owner: str) -> None:
-        # Before anything is stored: a "stop" policy refuses with nothing saved or sent.
+    def _active(self, conversation_id: int) -> Generation | None:
+        generation = self.generations.get(conversation_id)
+        return generation if generation is not None and not generation.done else None
+
+    def _admit(self, actor: Actor, conversation_id: int | None) -> store.Conversation | None:
+        """Before anything is stored or sent: the actor chats and may post into this
+        conversation (None: a new one of theirs), asked first, so that "busy" says nothing
+        about another's; then no reply is in progress and no budget says stop."""
+        self.access.require(actor, "chat")
+        checked = None
+        if conversation_id is not None:
+            checked = checked_conversation(self.engine, self.access, actor, conversation_id, write=True)
+            if self._active(conversation_id):
+                raise self._busy()
         if self.budgets is not None:
-            self.budgets.check("chat", owner)
+            self.budgets.check("chat", actor.username)
+        return checked
+
+    @staticmethod
+    def _locked(session: Any, checked: store.Conversation) -> store.Conversation:
+        """The checked conversation, locked for this turn; one deleted (or given to someone
+        else) since the check is not found."""
+        conversation = store.lock_conversation(session=session, conversation_id=checked.id)
+        if conversation is None or conversation.owner != checked.owner:
+            raise NotFoundError(NOT_FOUND)
+        return conversation
 
     @staticmethod
     def _new_reply_row() -> dict[str, Any]:
@@ -218,15 +245,6 @@ class ChatService:
             "The assistant is still answering in this conversation. Wait for the reply "
             "(or stop it), then send your message."
         )
-
-    def _conversation(
-        self, session: Any, conversation_id: int, *, lock: bool = False
-    ) -> store.Conversation:
-        find = store.lock_conversation if lock else store.get_conversation
-        conversation = find(session=session, conversation_id=conversation_id)
-        if conversation is None:
-            raise NotFoundError("That conversation no longer exists. Start a new one.")
-        return conversation
 
     def _refuse_if_streaming(self, session: Any, messages: list[store.Message]) -> None:
         streaming = next(

@@ -1,5 +1,12 @@
 """Saved conversations: the sidebar's list, starting one with a persona and its case
-details, changing those details, rename, delete."""
+details, changing those details, rename, delete, and an agent's export of their own.
+
+    conversations.list(actor, search="refund")   # the actor's own, for admins too
+    conversations.rename(actor, 42, "Refund for Dana")   # NotFoundError unless theirs
+
+Every id is checked against the policy before anything is read out or written: another
+person's conversation is "not found", with the very message a missing id gets.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import NOT_FOUND, Access
 from chatbot.errors import InputError, NotFoundError
 from chatbot.personas import DEFAULT_PERSONA
 from chatbot.store.conversations import set_conversation_persona
 
+from .conversation_export import EXPORT_FORMATS, export_own
 from .personas import PersonaService, ResolvedPersona
 
 
@@ -32,6 +43,25 @@ def load_transcript(engine: Engine, conversation_id: int) -> Transcript | None:
             return None
         messages = store.list_messages(session=session, conversation_id=conversation_id)
     return Transcript(conversation, messages)
+
+
+def checked_conversation(
+    engine: Engine, access: Access, actor: Actor, conversation_id: int | None, *, write: bool = False
+) -> store.Conversation:
+    """The conversation if `actor` may read it (or change it, with `write`), else
+    NotFoundError(NOT_FOUND), the same for a missing id (None: the message that led here
+    is gone). A role that changes no conversation at all (QA) is refused as such
+    (AccessDenied) with `write`, before any lookup.
+
+    Read on a snapshot of its own, before any write transaction: a refusal is audited in a
+    transaction of its own, which would wait on ours for SQLite's write lock."""
+    if write:
+        access.require(actor, "chat")
+    conversation = None
+    if conversation_id is not None:
+        with store.read_session(engine) as session:
+            conversation = store.get_conversation(session=session, conversation_id=conversation_id)
+    return access.conversation(actor, conversation, write=write)  # type: ignore[return-value]
 
 
 def check_details(persona: ResolvedPersona, variables: Mapping[str, str] | None) -> dict[str, str]:
@@ -96,58 +126,97 @@ def group_by_recency(
 
 
 class Conversations:
-    def __init__(self, engine: Engine, personas: PersonaService) -> None:
+    """The chat page's conversations: each method takes the acting user and checks it."""
+
+    def __init__(self, engine: Engine, personas: PersonaService, *, access: Access | None = None) -> None:
         self.engine = engine
         self.personas = personas
+        self.access = access or Access(AuditLog(engine))
 
-    def list(self, *, owner: str | None = None, search: str | None = None, limit: int = 200) -> list[store.Conversation]:
+    def list(self, actor: Actor, *, search: str | None = None, limit: int = 200) -> list[store.Conversation]:
+        """The actor's own conversations, newest first: the chat sidebar, for admins too
+        (QA and admins find other people's on the QA pages)."""
+        self.access.require(actor, "chat")
         with store.read_session(self.engine) as session:
             return store.list_conversations(
-                session=session, owner=owner, search=(search or "").strip() or None, limit=limit
+                session=session, owner=actor.username, search=(search or "").strip() or None,
+                limit=limit,
             )
 
-    def transcript(self, conversation_id: int) -> Transcript | None:
-        return load_transcript(self.engine, conversation_id)
+    def transcript(self, actor: Actor, conversation_id: int) -> Transcript:
+        """The conversation and its messages, or NotFoundError if gone or not theirs."""
+        transcript = load_transcript(self.engine, conversation_id)
+        self.access.conversation(actor, transcript.conversation if transcript else None)
+        return transcript  # type: ignore[return-value]
 
-    def default_persona(self, owner: str) -> str:
-        return default_persona_key(self.engine, self.personas, owner)
+    def default_persona(self, actor: Actor) -> str:
+        self.access.require(actor, "chat")
+        return default_persona_key(self.engine, self.personas, actor.username)
 
     def start(
-        self, *, owner: str, persona: str, variables: Mapping[str, str] | None = None
+        self, actor: Actor, *, persona: str, variables: Mapping[str, str] | None = None
     ) -> store.Conversation:
         """An empty conversation with the persona's published version and case details."""
+        self.access.require(actor, "chat")
         chosen = self.personas.published(persona)
         with store.write_session(self.engine) as session:
-            return create_with_persona(session, chosen, owner=owner, variables=variables)
+            return create_with_persona(session, chosen, owner=actor.username, variables=variables)
 
     def persona_of(self, conversation: store.Conversation) -> ResolvedPersona:
-        """The persona version the conversation uses (the published one if not pinned yet)."""
+        """The persona version the conversation uses (the published one if not pinned yet).
+        Takes a conversation the caller already holds, so it was checked on the way."""
         if conversation.persona_version is not None:
             return self.personas.version(conversation.persona, conversation.persona_version)
         return self.personas.published(conversation.persona)
 
-    def update_details(self, conversation_id: int, variables: Mapping[str, str]) -> store.Conversation:
+    def update_details(
+        self, actor: Actor, conversation_id: int, variables: Mapping[str, str]
+    ) -> store.Conversation:
         """New case details; the next call renders the system prompt with them."""
-        transcript = self.transcript(conversation_id)
-        if transcript is None:
-            raise NotFoundError("That conversation no longer exists.")
-        details = check_details(self.persona_of(transcript.conversation), variables)
-        with store.write_session(self.engine) as session:
-            return set_conversation_persona(
-                session=session, conversation_id=conversation_id, persona_vars=details
-            )
+        conversation = self._writable(actor, conversation_id)
+        details = check_details(self.persona_of(conversation), variables)
+        try:
+            with store.write_session(self.engine) as session:
+                return set_conversation_persona(
+                    session=session, conversation_id=conversation_id, persona_vars=details
+                )
+        except store.NotFoundError:  # deleted since the check
+            raise NotFoundError(NOT_FOUND) from None
 
-    def rename(self, conversation_id: int, title: str) -> store.Conversation:
+    def rename(self, actor: Actor, conversation_id: int, title: str) -> store.Conversation:
+        self._writable(actor, conversation_id)
         try:
             with store.write_session(self.engine) as session:
                 return store.rename_conversation(
                     session=session, conversation_id=conversation_id, title=title
                 )
         except store.NotFoundError:
-            raise NotFoundError("That conversation no longer exists.") from None
+            raise NotFoundError(NOT_FOUND) from None
         except ValueError as exc:
             raise InputError(f"Could not rename: {exc}") from None
 
-    def delete(self, conversation_id: int) -> bool:
+    def delete(self, actor: Actor, conversation_id: int) -> bool:
+        """Delete it and its messages (audited); False if it went in the meantime."""
+        conversation = self._writable(actor, conversation_id)
         with store.write_session(self.engine) as session:
-            return store.delete_conversation(session=session, conversation_id=conversation_id)
+            deleted = store.delete_conversation(session=session, conversation_id=conversation_id)
+            if deleted:
+                self.access.audit.append(
+                    session, actor, "conversation.delete", target=f"conversation:{conversation_id}",
+                    detail=f"{conversation.owner}: {conversation.title[:80]}",
+                )
+            return deleted
+
+    def export(self, actor: Actor, conversation_id: int, fmt: str) -> str:
+        """The conversation as the chat page shows it, as Markdown ("md") or re-importable
+        JSON ("json"); audited. QA's set exports with notes and tags are on the QA pages."""
+        if fmt not in EXPORT_FORMATS:
+            raise InputError(f"Export as one of: {', '.join(EXPORT_FORMATS)}.")
+        text = export_own(self.engine, self.access, actor, conversation_id, fmt)
+        self.access.audit.record(
+            actor, "conversation.export", target=f"conversation:{conversation_id}", detail=fmt
+        )
+        return text
+
+    def _writable(self, actor: Actor, conversation_id: int) -> store.Conversation:
+        return checked_conversation(self.engine, self.access, actor, conversation_id, write=True)

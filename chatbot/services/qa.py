@@ -5,7 +5,7 @@ rate replies, add notes and tags, and keep the golden set of regression cases.
     page = qa.find(actor, SearchFilters(text="refund", tags=("billing",)), page=0)
     view = qa.transcript(actor, page.rows[0].id)  # read-only: prompt, tokens, cost, feedback ...
     qa.tag(actor, view.id, "Billing ")            # stored as "billing", by actor.username
-    qa.rate(view.messages[1].id, "ana", 1)        # the chat page's thumbs; None takes it back
+    qa.rate(actor, view.messages[1].id, 1)        # the chat page's thumbs; None takes it back
     qa.set_golden(actor, view.id, True, note="refund policy")
 
 Reading needs "qa.read" and annotating (notes, tags, the golden set) "qa.annotate": an
@@ -38,6 +38,7 @@ from chatbot.store.qa_records import (
 )
 from chatbot.store.search import QueryError, SearchFilters, SearchPage, search_conversations, search_ids
 
+from .conversations import checked_conversation
 from .personas import PersonaService
 
 PAGE_SIZE = 50
@@ -192,10 +193,16 @@ class QAService:
     # -- feedback ----------------------------------------------------------------------------
 
     def rate(
-        self, message_id: int, owner: str, rating: int | None, comment: str | None = None
+        self, actor: Actor, message_id: int, rating: int | None, comment: str | None = None
     ) -> FeedbackView | None:
-        """Thumbs up (1) or down (-1) on a reply, replacing this person's earlier rating;
-        None takes the rating back (st.feedback cleared)."""
+        """Thumbs up (1) or down (-1) on a reply in a conversation `actor` may change
+        (their own; an admin's: any), replacing their earlier rating; None takes the rating
+        back (st.feedback cleared). Another person's reply is "not found", as a gone one."""
+        with store.read_session(self.engine) as session:
+            message = session.get(store.Message, message_id)
+        parent = message.conversation_id if message is not None else None
+        checked_conversation(self.engine, self.access, actor, parent, write=True)
+        owner = actor.username
         with _translated(), store.write_session(self.engine) as session:
             if rating is None:
                 qa_store.remove_feedback(session=session, message_id=message_id, owner=owner)
@@ -205,11 +212,13 @@ class QAService:
             )
             return _feedback(row)
 
-    def ratings(self, conversation_id: int, owner: str) -> dict[int, FeedbackView]:
-        """This person's ratings in a conversation, by message id (to show st.feedback's state)."""
+    def ratings(self, actor: Actor, conversation_id: int) -> dict[int, FeedbackView]:
+        """The actor's own ratings in a conversation they may read, by message id (to show
+        st.feedback's state)."""
+        checked_conversation(self.engine, self.access, actor, conversation_id)
         with store.read_session(self.engine) as session:
             rows = qa_store.conversation_feedback(
-                session=session, conversation_id=conversation_id, owner=owner
+                session=session, conversation_id=conversation_id, owner=actor.username
             )
         return {row.message_id: _feedback(row) for row in rows}
 

@@ -1,7 +1,7 @@
 """The composition root: one of everything per process, built from settings.
 
     runtime = build_runtime()
-    generation = runtime.chat.send(conversation_id=None, text="Hi", owner="agent")
+    generation = runtime.chat.send(actor, conversation_id=None, text="Hi")
 
 The UI keeps one `Runtime` in `st.cache_resource`; tests build their own.
 """
@@ -143,6 +143,7 @@ def build_runtime(
         # Per process even with Redis: a reworded-question hit only saves a call, so a
         # replica that has not seen the question yet just asks the API.
         similar=SimilarityCache(ttl_seconds=settings.cache_ttl) if settings.cache_ttl > 0 else None,
+        access=identity.access,
     )
     judge = JudgeService(engine=engine, client=client, settings=settings)
     checks = ChecksService(engine, judge=judge, budgets=budgets, access=identity.access)
@@ -152,10 +153,12 @@ def build_runtime(
         client=client,
         generations=generations,
         chat=chat,
-        conversations=Conversations(engine, personas),
+        conversations=Conversations(engine, personas, access=identity.access),
         personas=personas,
         scratch=ScratchChat(client, access=identity.access),
-        summaries=SummaryService(engine=engine, client=client, settings=settings, budgets=budgets),
+        summaries=SummaryService(
+            engine=engine, client=client, settings=settings, budgets=budgets, access=identity.access
+        ),
         budgets=budgets,
         checks=checks,
         replays=ReplayService(

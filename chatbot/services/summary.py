@@ -1,7 +1,7 @@
 """Ticket summaries: "Summarise this conversation" as a validated, stored record.
 
-    summary = runtime.summaries.summarise(conversation_id, owner="ana")   # a stored row
-    card = runtime.summaries.card(conversation_id, messages)              # for the page
+    summary = runtime.summaries.summarise(actor, conversation_id)        # a stored row
+    card = runtime.summaries.card(actor, conversation_id, messages)       # for the page
 
 The conversation's complete messages go to the model routed for the "summary" purpose
 (configuration: `AppSettings.purpose_models`, CHATBOT_MODEL_SUMMARY), not the persona's
@@ -9,6 +9,8 @@ chat model: a summary is a short structured job that a small, cheap model does w
 The answer is forced into the `TicketSummary` shape by `chatbot.llm.structured`, and
 every call it makes (a repair included) is recorded as an api_call with purpose "summary"
 and its cost. It runs synchronously: one short non-streaming call, rarely two.
+Summarising needs write access to the conversation (its owner, or an admin), reading a
+summary read access; another person's conversation is "not found", as a missing one.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.config import DEFAULT_PURPOSE_MODELS, AppSettings, model_for
-from chatbot.errors import InputError, NotFoundError
+from chatbot.errors import InputError
 from chatbot.llm import ChatRequest, LLMClient, LLMError, Turn
 from chatbot.llm.types import estimate_tokens
 from chatbot.store.summaries import add_ticket_summary, latest_ticket_summary
@@ -31,7 +36,7 @@ from chatbot.store.summaries import add_ticket_summary, latest_ticket_summary
 from .budgets import BudgetService
 from .call_log import accounted_structured, opaque_user, settle_budgets
 from .context import history_budget
-from .conversations import load_transcript
+from .conversations import checked_conversation
 
 log = logging.getLogger("chatbot.summary")
 
@@ -122,8 +127,10 @@ class SummaryService:
         client: LLMClient,
         settings: AppSettings,
         budgets: BudgetService | None = None,
+        access: Access | None = None,
     ) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
         self.client = client
         self.settings = settings
         self.budgets = budgets
@@ -132,12 +139,15 @@ class SummaryService:
     def model(self) -> str:
         return model_for(PURPOSE, self.settings, DEFAULT_PURPOSE_MODELS[PURPOSE])
 
-    def summarise(self, conversation_id: int, owner: str) -> store.TicketSummary:
+    def summarise(self, actor: Actor, conversation_id: int) -> store.TicketSummary:
         """Summarise the conversation's complete messages and store the result.
 
         Raises `InputError` when there is nothing to summarise, `NotFoundError` for a gone
-        conversation, and the client's `LLMError`s (`StructuredOutputError` included).
+        conversation (or another person's), and the client's `LLMError`s
+        (`StructuredOutputError` included).
         """
+        checked_conversation(self.engine, self.access, actor, conversation_id, write=True)
+        owner = actor.username
         messages = self._messages(conversation_id)
         included = summarisable(messages)
         if not any(m.role == "user" for m in included):
@@ -170,13 +180,16 @@ class SummaryService:
                 created_by=owner,
             )
 
-    def latest(self, conversation_id: int) -> store.TicketSummary | None:
+    def latest(self, actor: Actor, conversation_id: int) -> store.TicketSummary | None:
+        checked_conversation(self.engine, self.access, actor, conversation_id)
         with store.read_session(self.engine) as session:
             return latest_ticket_summary(session=session, conversation_id=conversation_id)
 
-    def card(self, conversation_id: int, messages: Sequence[store.Message]) -> SummaryCard | None:
+    def card(
+        self, actor: Actor, conversation_id: int, messages: Sequence[store.Message]
+    ) -> SummaryCard | None:
         """The newest summary with how many complete messages came after it."""
-        row = self.latest(conversation_id)
+        row = self.latest(actor, conversation_id)
         if row is None:
             return None
         try:
@@ -190,10 +203,8 @@ class SummaryService:
     # -- internals ------------------------------------------------------------------------
 
     def _messages(self, conversation_id: int) -> list[store.Message]:
-        transcript = load_transcript(self.engine, conversation_id)
-        if transcript is None:
-            raise NotFoundError("That conversation no longer exists.")
-        return transcript.messages
+        with store.read_session(self.engine) as session:
+            return store.list_messages(session=session, conversation_id=conversation_id)
 
     def _request(self, messages: Sequence[store.Message], *, model: str, owner: str) -> ChatRequest:
         budget = history_budget(model, MAX_TOKENS, self.settings.context_tokens)

@@ -58,7 +58,7 @@ def _current(prefix: str, names: list[str]) -> dict[str, str]:
 def _start(runtime: Runtime, persona: str, prefix: str, names: list[str]) -> None:
     values = _current(prefix, names)
     conversation = state.attempt(
-        lambda: runtime.conversations.start(owner=state.owner(), persona=persona, variables=values)
+        lambda: runtime.conversations.start(state.actor(), persona=persona, variables=values)
     )
     if conversation is not None:
         state.open_conversation(conversation.id)
@@ -74,7 +74,7 @@ def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]
         return None, {}
     keys = [p.key for p in summaries]
     names = {p.key: p.name for p in summaries}
-    default = runtime.conversations.default_persona(state.owner())
+    default = runtime.conversations.default_persona(state.actor())
     st.title("New conversation", anchor=False)
     persona_key = st.selectbox(
         "Persona",
@@ -104,7 +104,7 @@ def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]
 def _save_details(runtime: Runtime, conversation_id: int, prefix: str, names: list[str]) -> None:
     values = _current(prefix, names)
     state.attempt(
-        lambda: runtime.conversations.update_details(conversation_id, values),
+        lambda: runtime.conversations.update_details(state.actor(), conversation_id, values),
         "Case details saved; the next reply uses them.",
     )
 

@@ -1,9 +1,16 @@
-"""The open conversation's title bar: persona, rename, delete (with confirmation)."""
+"""The open conversation's title bar: persona, rename, download, delete (with confirmation).
+
+Downloads are generated when clicked (a callable for `st.download_button`): each one is an
+export in the audit log, so drawing the page must not make one.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.services.runtime import Runtime
 from chatbot.store import Conversation
 
@@ -14,17 +21,48 @@ from .safe_markdown import safe_markdown
 
 def _rename(runtime: Runtime, conversation_id: int) -> None:
     title = st.session_state.get(f"rename-{conversation_id}", "")
-    state.attempt(lambda: runtime.conversations.rename(conversation_id, title), "Conversation renamed.")
+    state.attempt(
+        lambda: runtime.conversations.rename(state.actor(), conversation_id, title), "Conversation renamed."
+    )
 
 
 def _delete(runtime: Runtime, conversation_id: int) -> None:
-    active = runtime.chat.active(conversation_id)
-    if active is not None:
-        active.cancel()
-        active.wait(timeout=5)
-    runtime.conversations.delete(conversation_id)
-    state.open_conversation(None)
-    state.flash("success", "Conversation deleted.")
+    actor = state.actor()
+
+    def delete() -> bool:
+        active = runtime.chat.active(actor, conversation_id)
+        if active is not None:  # stopped first, so its last save does not race the delete
+            active.cancel()
+            active.wait(timeout=5)
+        return runtime.conversations.delete(actor, conversation_id)
+
+    if state.attempt(delete) is not None:
+        state.open_conversation(None)
+        state.flash("success", "Conversation deleted.")
+
+
+DOWNLOADS = (
+    # (label, format, extension, mime)
+    ("Markdown", "md", "md", "text/markdown"),
+    ("JSON", "json", "json", "application/json"),
+)
+
+
+def _downloads(runtime: Runtime, actor: Actor, conversation_id: int) -> None:
+    st.caption("Download this conversation")
+    for column, (label, fmt, ext, mime) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
+        with column:
+            st.download_button(
+                label,
+                # Bound now: the callable runs on another thread, after this run has ended.
+                data=partial(runtime.conversations.export, actor, conversation_id, fmt),
+                file_name=f"conversation-{conversation_id}.{ext}",
+                mime=mime,
+                key=f"download-{fmt}-{conversation_id}",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
 
 
 def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: bool) -> None:
@@ -50,6 +88,8 @@ def conversation_header(runtime: Runtime, conversation: Conversation, *, busy: b
             on_click=_rename,
             args=(runtime, conversation.id),
         )
+        st.divider()
+        _downloads(runtime, state.actor(), conversation.id)
         st.divider()
         confirm = st.checkbox(
             "Yes, delete this conversation and all its messages",

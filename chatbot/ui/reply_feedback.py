@@ -26,7 +26,7 @@ def _rating(widget_value: int | None) -> int | None:
 def _on_rate(runtime: Runtime, message_id: int, key: str, comment: str | None) -> None:
     # A callback reads the widget from session_state: its value at click time, not render time.
     rating = _rating(st.session_state.get(key))
-    state.attempt(lambda: runtime.qa.rate(message_id, state.owner(), rating, comment))
+    state.attempt(lambda: runtime.qa.rate(state.actor(), message_id, rating, comment))
 
 
 def reply_feedback(runtime: Runtime, message: Message, current: FeedbackView | None) -> None:
@@ -54,7 +54,7 @@ def reply_feedback(runtime: Runtime, message: Message, current: FeedbackView | N
             )
             if st.button("Save comment", key=f"feedback-save-{message.id}"):
                 state.attempt(
-                    lambda: runtime.qa.rate(message.id, state.owner(), current.rating, text)
+                    lambda: runtime.qa.rate(state.actor(), message.id, current.rating, text)
                 )
                 st.rerun()
         if comment:

@@ -38,7 +38,7 @@ def conversation_sidebar(runtime: Runtime, current: int | None) -> None:
             key="conversation-search",
             label_visibility="collapsed",
         )
-        conversations = runtime.conversations.list(owner=state.owner(), search=query)
+        conversations = runtime.conversations.list(state.actor(), search=query)
         if not conversations:
             st.caption("No conversation matches." if query else "No conversations yet.")
         for label, section in group_by_recency(conversations, utc_now()):

@@ -39,10 +39,8 @@ def summary_panel(runtime: Runtime, transcript: Transcript, *, busy: bool) -> No
         # Synchronous on purpose: one short call. A failure becomes an error flash that
         # says what to do, shown further down this same run.
         with st.spinner("Summarising the conversation…"):
-            state.attempt(
-                lambda: runtime.summaries.summarise(conversation_id, owner=state.owner())
-            )
-    card = runtime.summaries.card(conversation_id, transcript.messages)
+            state.attempt(lambda: runtime.summaries.summarise(state.actor(), conversation_id))
+    card = runtime.summaries.card(state.actor(), conversation_id, transcript.messages)
     if card is not None:
         render_card(card)
 

@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chatbot import store
+from chatbot.auth import Actor, Role
 from chatbot.errors import ChatbotError, InputError, StatedError
 from chatbot.services.budgets import BudgetExceeded, BudgetService
 from chatbot.store import budgets as rows
 from test_services_chat import WAIT, build_service, calls, transcript
 
 NOW = datetime(2026, 11, 28, 15, 30, tzinfo=UTC)
+ANA = Actor("ana", Role.AGENT)  # the agent whose budgets these tests set
 
 
 class Clock:
@@ -289,7 +291,7 @@ def test_send_under_stop_over_budget_is_refused_with_nothing_stored_or_sent(chat
     sent_before = len(sandbox.state.requests())
 
     with pytest.raises(BudgetExceeded, match="Nothing was sent"):
-        chat.send(conversation_id=None, text="Where is order 1042?", owner="ana")
+        chat.send(ANA, conversation_id=None, text="Where is order 1042?")
 
     with store.read_session(chat.engine) as session:
         assert store.list_conversations(session=session) == []
@@ -298,14 +300,14 @@ def test_send_under_stop_over_budget_is_refused_with_nothing_stored_or_sent(chat
 
 
 def test_retry_under_stop_over_budget_is_refused_and_the_reply_is_left_as_it_was(chat):
-    first = chat.send(conversation_id=None, text="hello", owner="ana")
+    first = chat.send(ANA, conversation_id=None, text="hello")
     assert first.wait(WAIT)
     chat.budgets.set_budget(user="ana", period="month", limit_usd=0.01, by="admin")
     chat.budgets.set_policy("stop", by="admin")
     spend(chat.engine, 1.0, at=None)
 
     with pytest.raises(BudgetExceeded, match="monthly budget for ana"):
-        chat.retry(conversation_id=first.conversation_id, owner="ana")
+        chat.retry(ANA, conversation_id=first.conversation_id)
     user, reply = transcript(chat, first.conversation_id)
     assert (reply.status, reply.content) == ("complete", first.text)  # not reset to streaming
 
@@ -314,10 +316,10 @@ def test_under_warn_chat_is_sent_and_the_page_gets_a_warning(chat):
     chat.budgets.set_budget(user="", period="day", limit_usd=0.5, by="admin")
     spend(chat.engine, 0.75, at=None)
 
-    generation = chat.send(conversation_id=None, text="hello", owner="ana")
+    generation = chat.send(ANA, conversation_id=None, text="hello")
     assert generation.wait(WAIT) and generation.error is None
 
-    assert "chat carries on" in chat.budget_warning("ana")
+    assert "chat carries on" in chat.budget_warning(ANA)
     assert len(calls(chat)) == 2
 
 
@@ -326,7 +328,7 @@ def test_a_real_call_raises_the_alerts_it_crosses(chat):
     chat.budgets.set_budget(user="ana", period="day", limit_usd=1e-9, by="admin")
     assert alerts(chat.engine) == []
 
-    generation = chat.send(conversation_id=None, text="hello", owner="ana")
+    generation = chat.send(ANA, conversation_id=None, text="hello")
     assert generation.wait(WAIT)
 
     (call,) = calls(chat)
@@ -338,7 +340,7 @@ def test_a_real_call_raises_the_alerts_it_crosses(chat):
 def test_without_budgets_the_chat_service_has_no_warning(tmp_path, sandbox):
     service = build_service(tmp_path, sandbox.base_url)
     try:
-        assert service.budget_warning("ana") is None
+        assert service.budget_warning(ANA) is None
     finally:
         service.close()
         service.generations.shutdown()

@@ -11,6 +11,7 @@ from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.llm.ratelimit import RateLimiter, RateLimits
 from chatbot.services.generation import CapacityWait, Generation
 
+from actors import AGENT, AGENT2
 from test_services_chat import WAIT, build_service, transcript
 
 
@@ -52,10 +53,10 @@ def limited(tmp_path, sandbox):
 
 def test_a_reply_waiting_for_capacity_says_how_long_then_streams(limited):
     service, time = limited
-    first = service.send(conversation_id=None, text="Where is order 1042?", owner="ana")
+    first = service.send(AGENT, conversation_id=None, text="Where is order 1042?")
     assert first.wait(WAIT) and first.error is None
 
-    second = service.send(conversation_id=None, text="And order 1043?", owner="ben")
+    second = service.send(AGENT2, conversation_id=None, text="And order 1043?")
     assert time.sleeping.wait(WAIT), "the second request should queue behind the limit"
     # on_wait runs before the limiter's first sleep, so the notice is already there.
     assert second.waiting is not None, "the page would not know why nothing comes"
@@ -85,11 +86,11 @@ def test_a_watcher_arriving_during_the_wait_is_told_too():
 
 def test_stop_while_waiting_for_capacity_ends_the_wait_and_sends_nothing(limited, sandbox):
     service, time = limited
-    first = service.send(conversation_id=None, text="Where is order 1042?", owner="ana")
+    first = service.send(AGENT, conversation_id=None, text="Where is order 1042?")
     assert first.wait(WAIT) and first.error is None
     sent = len(sandbox.state.requests())
 
-    second = service.send(conversation_id=None, text="And order 1043?", owner="ben")
+    second = service.send(AGENT2, conversation_id=None, text="And order 1043?")
     assert time.sleeping.wait(WAIT) and second.waiting is not None
     second.cancel()  # the agent presses Stop while the reply waits for capacity
     time.gate.set()  # the limiter's nap ends; it must notice the stop, not send

@@ -8,6 +8,8 @@ import dataclasses
 import pytest
 from sqlalchemy import event
 
+from actors import AGENT, AGENT2
+
 from chatbot import store
 from chatbot.config import load_app_settings
 from chatbot.errors import ConversationBusy, InputError, NotFoundError
@@ -63,7 +65,7 @@ def finish(generation) -> None:
 
 @pytest.mark.also_postgresql
 def test_a_turn_is_stored_with_usage_and_one_api_call(service, sandbox):
-    generation = service.send(conversation_id=None, text="  Where is order 1042?  ", owner="ana")
+    generation = service.send(AGENT, conversation_id=None, text="  Where is order 1042?  ")
     text = "".join(generation.deltas())
     finish(generation)
     user, reply = transcript(service, generation.conversation_id)
@@ -73,16 +75,16 @@ def test_a_turn_is_stored_with_usage_and_one_api_call(service, sandbox):
     assert reply.input_tokens > 0 and reply.output_tokens > 0
     assert reply.request_id.startswith("req_") and reply.total_ms >= reply.ttft_ms > 0
     (call,) = calls(service)
-    assert (call.outcome, call.purpose, call.owner, call.message_id) == ("ok", "chat", "ana", reply.id)
+    assert (call.outcome, call.purpose, call.owner, call.message_id) == ("ok", "chat", "agent", reply.id)
     assert call.output_tokens == reply.output_tokens and call.attempts == 1
     body = sandbox.state.requests()[-1]["body"]
     assert "support assistant for Acme." in body["system"]
-    assert body["metadata"]["user_id"] != "ana"  # opaque, not the agent's name
+    assert body["metadata"]["user_id"] != "agent"  # opaque, not the agent's name
 
 
 def test_the_user_message_is_committed_before_the_call(service, sandbox):
     sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 1.0}])
-    generation = service.send(conversation_id=None, text="hello", owner="a")
+    generation = service.send(AGENT, conversation_id=None, text="hello")
     # The API has not answered yet: the message and an in-progress reply are already saved.
     assert not generation.done
     user, reply = transcript(service, generation.conversation_id)
@@ -93,21 +95,21 @@ def test_the_user_message_is_committed_before_the_call(service, sandbox):
 @pytest.mark.also_postgresql
 def test_second_message_while_answering_is_refused(service, sandbox):
     sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 1.0}])
-    first = service.send(conversation_id=None, text="one", owner="a")
+    first = service.send(AGENT, conversation_id=None, text="one")
     with pytest.raises(ConversationBusy):
-        service.send(conversation_id=first.conversation_id, text="two", owner="a")
+        service.send(AGENT, conversation_id=first.conversation_id, text="two")
     finish(first)
     assert [m.content for m in transcript(service, first.conversation_id)][0] == "one"
-    second = service.send(conversation_id=first.conversation_id, text="two", owner="a")
+    second = service.send(AGENT, conversation_id=first.conversation_id, text="two")
     finish(second)
     assert len(transcript(service, first.conversation_id)) == 4
 
 
 @pytest.mark.also_postgresql
 def test_history_is_sent_in_order(service, sandbox):
-    first = service.send(conversation_id=None, text="first question", owner="a")
+    first = service.send(AGENT, conversation_id=None, text="first question")
     finish(first)
-    second = service.send(conversation_id=first.conversation_id, text="second question", owner="a")
+    second = service.send(AGENT, conversation_id=first.conversation_id, text="second question")
     finish(second)
     messages = sandbox.state.requests()[-1]["body"]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
@@ -117,7 +119,7 @@ def test_history_is_sent_in_order(service, sandbox):
 @pytest.mark.also_postgresql
 def test_a_broken_stream_keeps_its_partial_text(service, sandbox):
     sandbox.state.add_faults([{"kind": "drop", "after": 4}])
-    generation = service.send(conversation_id=None, text="refund please", owner="a")
+    generation = service.send(AGENT, conversation_id=None, text="refund please")
     shown = "".join(generation.deltas())
     finish(generation)
     reply = transcript(service, generation.conversation_id)[-1]
@@ -130,7 +132,7 @@ def test_a_broken_stream_keeps_its_partial_text(service, sandbox):
 @pytest.mark.also_postgresql
 def test_an_api_error_is_stored_with_an_actionable_message_and_can_be_retried(service, sandbox):
     sandbox.state.add_faults([{"kind": "status", "status": 529}] * 2)
-    generation = service.send(conversation_id=None, text="hello?", owner="a")
+    generation = service.send(AGENT, conversation_id=None, text="hello?")
     finish(generation)
     assert generation.error is not None
     user, reply = transcript(service, generation.conversation_id)
@@ -141,7 +143,7 @@ def test_an_api_error_is_stored_with_an_actionable_message_and_can_be_retried(se
     assert (call.outcome, call.status_code, call.error_type, call.attempts) == (
         "error", 529, "overloaded_error", 2)
 
-    again = service.retry(conversation_id=generation.conversation_id, owner="a")
+    again = service.retry(AGENT, conversation_id=generation.conversation_id)
     finish(again)
     messages = transcript(service, generation.conversation_id)
     assert len(messages) == 2 and messages[-1].id == reply.id
@@ -151,7 +153,7 @@ def test_an_api_error_is_stored_with_an_actionable_message_and_can_be_retried(se
 
 def test_stop_keeps_what_arrived(service, sandbox):
     sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 0.3}])
-    generation = service.send(conversation_id=None, text="tell me everything", owner="a")
+    generation = service.send(AGENT, conversation_id=None, text="tell me everything")
     generation.cancel()
     finish(generation)
     reply = transcript(service, generation.conversation_id)[-1]
@@ -169,7 +171,7 @@ def test_reply_text_is_saved_while_it_streams(tmp_path):
             if statement.startswith("UPDATE message"):
                 updates.append(statement)
 
-        generation = chat.send(conversation_id=None, text="explain shipping", owner="a")
+        generation = chat.send(AGENT, conversation_id=None, text="explain shipping")
         finish(generation)
         # several progress saves, then the final one
         assert len(updates) >= 3
@@ -179,19 +181,19 @@ def test_reply_text_is_saved_while_it_streams(tmp_path):
 
 
 def test_watchers_joining_late_get_the_whole_text(service, sandbox):
-    generation = service.send(conversation_id=None, text="hi", owner="a")
+    generation = service.send(AGENT, conversation_id=None, text="hi")
     finish(generation)
     assert "".join(generation.deltas()) == transcript(service, generation.conversation_id)[-1].content
 
 
 def test_bad_input_is_refused_and_nothing_is_stored(service, sandbox):
     with pytest.raises(InputError):
-        service.send(conversation_id=None, text=" \n\t ", owner="a")
+        service.send(AGENT, conversation_id=None, text=" \n\t ")
     with pytest.raises(InputError) as info:
-        service.send(conversation_id=None, text="x" * 20_001, owner="a")
+        service.send(AGENT, conversation_id=None, text="x" * 20_001)
     assert "20,001" in info.value.user_message and "20,000" in info.value.user_message
     with pytest.raises(NotFoundError):
-        service.send(conversation_id=999, text="hello", owner="a")
+        service.send(AGENT, conversation_id=999, text="hello")
     with store.read_session(service.engine) as session:
         assert store.list_conversations(session=session) == []
     assert sandbox.state.requests() == []
@@ -215,13 +217,12 @@ def test_required_case_details_are_asked_for_before_anything_is_stored(service, 
         key="billing",
     )
     with pytest.raises(InputError) as info:
-        service.send(conversation_id=None, text="hi", owner="a", persona="billing")
+        service.send(AGENT, conversation_id=None, text="hi", persona="billing")
     assert "Customer name" in info.value.user_message
     with store.read_session(service.engine) as session:
         assert store.list_conversations(session=session) == []
     generation = service.send(
-        conversation_id=None, text="hi", owner="a", persona="billing",
-        variables={"customer_name": "Dana"},
+        AGENT, conversation_id=None, text="hi", persona="billing", variables={"customer_name": "Dana"}
     )
     finish(generation)
     body = sandbox.state.requests()[-1]["body"]
@@ -238,7 +239,7 @@ def test_replies_waiting_on_the_api_are_kept_alive_by_the_heartbeat(tmp_path, sa
             beats.append(statement)
 
     sandbox.state.add_faults([{"kind": "slow_first_byte", "seconds": 0.5}])
-    generation = chat.send(conversation_id=None, text="hello", owner="a")
+    generation = chat.send(AGENT, conversation_id=None, text="hello")
     (reply,) = [m for m in transcript(chat, generation.conversation_id) if m.role == "assistant"]
     assert not chat.is_orphaned(reply)
     finish(generation)
@@ -253,7 +254,7 @@ def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
     from sqlalchemy import text
 
     with store.write_session(service.engine) as session:
-        conversation = store.create_conversation(session=session, persona="support", owner="a")
+        conversation = store.create_conversation(session=session, persona="support", owner=AGENT.username)
         store.add_message(session=session, conversation_id=conversation.id, role="user", content="hi")
         orphan = store.add_message(
             session=session, conversation_id=conversation.id, role="assistant",
@@ -267,7 +268,7 @@ def test_a_reply_orphaned_by_a_dead_process_can_be_retried(service, sandbox):
         )
     (stale,) = [m for m in transcript(service, conversation.id) if m.id == orphan.id]
     assert service.is_orphaned(stale)
-    generation = service.retry(conversation_id=conversation.id, owner="a")
+    generation = service.retry(AGENT, conversation_id=conversation.id)
     finish(generation)
     reply = transcript(service, conversation.id)[-1]
     assert reply.id == orphan.id and reply.status == "complete" and reply.content != "half of it"
@@ -277,9 +278,9 @@ def test_a_repeated_first_question_is_answered_from_the_cache_but_retry_asks_aga
     from chatbot.llm.cache import MemoryCache
 
     service.client.cache = MemoryCache()
-    first = service.send(conversation_id=None, text="What are your opening hours?", owner="a")
+    first = service.send(AGENT, conversation_id=None, text="What are your opening hours?")
     finish(first)
-    second = service.send(conversation_id=None, text="What are your opening hours?", owner="b")
+    second = service.send(AGENT2, conversation_id=None, text="What are your opening hours?")
     finish(second)
     assert len(sandbox.state.requests()) == 1
     one, two = (transcript(service, g.conversation_id)[-1] for g in (first, second))
@@ -287,6 +288,6 @@ def test_a_repeated_first_question_is_answered_from_the_cache_but_retry_asks_aga
     hit = [c for c in calls(service) if c.message_id == two.id][0]
     assert hit.cache_hit and hit.input_tokens == 0 and not hit.cost_usd
 
-    again = service.retry(conversation_id=second.conversation_id, owner="b")
+    again = service.retry(AGENT2, conversation_id=second.conversation_id)
     finish(again)
     assert len(sandbox.state.requests()) == 2  # a retry is a real call

@@ -25,6 +25,9 @@ from chatbot.store.audit import AuditFilter
 from chatbot.store.search import SearchFilters
 from actors import ADMIN, AGENT, AGENT2, QA
 
+ANA = Actor("ana", Role.AGENT)  # owns the exported conversation
+BO = Actor("bo", Role.ADMIN)  # an admin may rate a reply in anyone's conversation
+
 T0 = datetime(2026, 2, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -60,9 +63,9 @@ def rich_conversation(engine, qa, *, title="Refund for order #1042", archived=Fa
         # Distinct, old timestamps: an import must keep them, not stamp "now".
         c.created_at, c.updated_at = T0, T0 + timedelta(hours=2)
         session.add(c)
-    qa.rate(reply.id, "ana", 1, "great")
-    qa.rate(reply.id, "bo", -1)
-    qa.rate(failed.id, "ana", -1, "@cut short")
+    qa.rate(ANA, reply.id, 1, "great")
+    qa.rate(BO, reply.id, -1)
+    qa.rate(ANA, failed.id, -1, "@cut short")
     qa.note(QA, c.id, "Policy check\nsecond line")
     qa.note(QA, c.id, "Too terse.", message_id=failed.id)
     qa.tag(QA, c.id, "Refund")

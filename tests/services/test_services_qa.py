@@ -17,6 +17,9 @@ from chatbot.store.audit import AuditFilter
 from chatbot.store.search import SearchFilters
 from actors import ADMIN, AGENT, AGENT2, QA
 
+ANA = Actor("ana", Role.AGENT)  # owns the conversations below
+BO = Actor("bo", Role.ADMIN)  # an admin may rate a reply in anyone's conversation
+
 
 @pytest.fixture
 def qa(engine) -> QAService:
@@ -45,7 +48,7 @@ def conversation(engine, *, persona="support", version=1, variables=None, owner=
 @pytest.mark.also_postgresql
 def test_transcript_shows_everything_recorded_per_reply(qa, engine):
     cid, user, reply = conversation(engine, variables={"customer_name": "Bo Li", "agent_name": "Kim"})
-    qa.rate(reply, "ana", 1, "spot on")
+    qa.rate(ANA, reply, 1, "spot on")
     qa.note(QA, cid, "Check the refund policy wording.")
     qa.note(QA, cid, "Good tone.", message_id=reply)
     qa.tag(QA, cid, " Refund ")
@@ -90,7 +93,7 @@ def test_unknown_conversations_are_clear_errors(qa):
     with pytest.raises(NotFoundError):
         qa.set_golden(QA, 77, False)
     with pytest.raises(NotFoundError):
-        qa.rate(77, "ana", 1)
+        qa.rate(ANA, 77, 1)
 
 
 @pytest.mark.parametrize(
@@ -99,9 +102,9 @@ def test_unknown_conversations_are_clear_errors(qa):
         (lambda qa, c, r: qa.note(QA, c, "   "), "note cannot be empty"),
         (lambda qa, c, r: qa.tag(QA, c, "x" * 41), "at most 40"),
         (lambda qa, c, r: qa.tag(QA, c, ""), "tag cannot be empty"),
-        (lambda qa, c, r: qa.rate(r, "ana", 0), "1 .thumbs up. or -1"),
-        (lambda qa, c, r: qa.rate(r, "ana", 5), "1 .thumbs up. or -1"),
-        (lambda qa, c, r: qa.rate(r - 1, "ana", 1), "Only the assistant"),
+        (lambda qa, c, r: qa.rate(ANA, r, 0), "1 .thumbs up. or -1"),
+        (lambda qa, c, r: qa.rate(ANA, r, 5), "1 .thumbs up. or -1"),
+        (lambda qa, c, r: qa.rate(ANA, r - 1, 1), "Only the assistant"),
         (lambda qa, c, r: qa.find(QA, SearchFilters(text="()")), "at least one word"),
         (lambda qa, c, r: qa.find(QA, SearchFilters(tags=("  ",))), "tag cannot be empty"),
         (lambda qa, c, r: qa.find(QA, SearchFilters(), page=-1), "Pages start at 0"),
@@ -117,12 +120,12 @@ def test_bad_input_is_an_input_error_and_stores_nothing(qa, engine, call, messag
 
 def test_rate_replaces_and_none_takes_back(qa, engine):
     cid, _, reply = conversation(engine)
-    assert qa.rate(reply, "ana", 1).rating == 1
-    assert qa.rate(reply, "ana", -1, "too long").comment == "too long"
-    qa.rate(reply, "bo", 1)
-    assert {k: v.rating for k, v in qa.ratings(cid, "ana").items()} == {reply: -1}
-    assert qa.rate(reply, "ana", None) is None
-    assert qa.ratings(cid, "ana") == {}
+    assert qa.rate(ANA, reply, 1).rating == 1
+    assert qa.rate(ANA, reply, -1, "too long").comment == "too long"
+    qa.rate(BO, reply, 1)
+    assert {k: v.rating for k, v in qa.ratings(ANA, cid).items()} == {reply: -1}
+    assert qa.rate(ANA, reply, None) is None
+    assert qa.ratings(ANA, cid) == {}
     assert [f.owner for f in qa.transcript(QA, cid).messages[1].feedback] == ["bo"]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from actors import AGENT
+
 from chatbot import store
 from chatbot.config import load_app_settings
 from chatbot.llm import ClientSettings, LLMClient, Secret
@@ -44,7 +46,7 @@ def service(tmp_path, sandbox):
 
 
 def ask(service: ChatService, text: str, *, persona: str = "faq", conversation_id: int | None = None):
-    generation = service.send(conversation_id=conversation_id, text=text, owner="ana", persona=persona)
+    generation = service.send(AGENT, conversation_id=conversation_id, text=text, persona=persona)
     assert generation.wait(WAIT), "the reply did not finish"
     with store.read_session(service.engine) as session:
         reply = store.list_messages(session=session, conversation_id=generation.conversation_id)[-1]
@@ -124,7 +126,7 @@ def test_retry_asks_the_api_again(service, sandbox):
     ask(service, "How do I reset my password?")
     generation, _, call = ask(service, "password reset - how?")
     assert call.cache_hit and len(sent(sandbox)) == 1
-    retried = service.retry(conversation_id=generation.conversation_id, owner="ana")
+    retried = service.retry(AGENT, conversation_id=generation.conversation_id)
     assert retried.wait(WAIT)
     assert len(sent(sandbox)) == 2
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from actors import AGENT
 
 from chatbot import pricing, store
 from chatbot.config import load_app_settings, model_for
@@ -35,7 +36,7 @@ def service(tmp_path, sandbox, database_url):
 def conversation(service: SummaryService, *messages: tuple[str, str, str]) -> list[store.Message]:
     """A conversation with (role, content, status) messages, stored directly."""
     with store.write_session(service.engine) as session:
-        row = store.create_conversation(session=session, persona="support", owner="ana")
+        row = store.create_conversation(session=session, persona="support", owner=AGENT.username)
         return [
             store.add_message(session=session, conversation_id=row.id, role=role, content=text, status=status)
             for role, text, status in messages
@@ -58,22 +59,22 @@ def test_a_summary_is_stored_with_one_priced_api_call_on_the_routed_model(servic
     )
     cid = messages[0].conversation_id
 
-    row = service.summarise(cid, owner="ana")
+    row = service.summarise(AGENT, cid)
 
     summary = TicketSummary.model_validate(row.data)
     assert summary.category is Category.SHIPPING and summary.sentiment is Sentiment.FRUSTRATED
     assert summary.issue.startswith("Order or delivery problem: My parcel never arrived")
     assert summary.next_steps and summary.resolved is False
     # The partial reply is left out: the summary covers up to the last complete message.
-    assert (row.through_message_id, row.model, row.created_by) == (messages[2].id, "claude-haiku-4-5", "ana")
-    assert service.latest(cid).id == row.id
+    assert (row.through_message_id, row.model, row.created_by) == (messages[2].id, "claude-haiku-4-5", "agent")
+    assert service.latest(AGENT, cid).id == row.id
     body = sandbox.state.requests()[-1]["body"]
     assert body["model"] == "claude-haiku-4-5" and body["tool_choice"]["name"] == "record_ticket_summary"
     prompt = body["messages"][0]["content"]
     assert "Agent: It is order 1042" in prompt and "Half a rep" not in prompt
     (call,) = api_calls(service)
     assert (call.purpose, call.model, call.outcome, call.owner, call.conversation_id) == (
-        "summary", "claude-haiku-4-5", "ok", "ana", cid)
+        "summary", "claude-haiku-4-5", "ok", "agent", cid)
     assert call.input_tokens > 0 and call.output_tokens > 0 and call.request_id.startswith("req_")
     assert call.cost_usd == pricing.cost_usd("claude-haiku-4-5", call) > 0
 
@@ -83,7 +84,7 @@ def test_a_repaired_summary_records_both_calls(service, sandbox):
     cid = conversation(service, ("user", "I was charged twice", "complete"))[0].conversation_id
     sandbox.state.add_faults([{"kind": "bad_tool_input"}])
 
-    row = service.summarise(cid, owner="ana")
+    row = service.summarise(AGENT, cid)
 
     assert TicketSummary.model_validate(row.data).category is Category.BILLING
     first, second = api_calls(service)
@@ -96,9 +97,9 @@ def test_invalid_twice_stores_nothing_but_accounts_for_every_call(service, sandb
     sandbox.state.add_faults([{"kind": "bad_tool_input"}] * 2)
 
     with pytest.raises(StructuredOutputError):
-        service.summarise(cid, owner="ana")
+        service.summarise(AGENT, cid)
 
-    assert service.latest(cid) is None
+    assert service.latest(AGENT, cid) is None
     assert [(c.outcome, c.purpose) for c in api_calls(service)] == [("error", "summary")] * 2
     assert all(c.output_tokens > 0 for c in api_calls(service))
 
@@ -108,7 +109,7 @@ def test_an_api_failure_is_recorded_and_raised(service, sandbox):
     sandbox.state.add_faults([{"kind": "status", "status": 500}] * 2)
 
     with pytest.raises(ServerError) as caught:
-        service.summarise(cid, owner="ana")
+        service.summarise(AGENT, cid)
 
     assert "Try again" in caught.value.user_message
     (call,) = api_calls(service)
@@ -121,31 +122,31 @@ def test_an_api_failure_is_recorded_and_raised(service, sandbox):
 )
 def test_nothing_to_summarise_is_refused_without_a_call(service, sandbox, messages):
     with store.write_session(service.engine) as session:
-        cid = store.create_conversation(session=session, persona="support").id
+        cid = store.create_conversation(session=session, persona="support", owner=AGENT.username).id
         for role, text, status in messages:
             store.add_message(session=session, conversation_id=cid, role=role, content=text, status=status)
 
     with pytest.raises(InputError, match="nothing to summarise"):
-        service.summarise(cid, owner="ana")
+        service.summarise(AGENT, cid)
     assert sandbox.state.requests() == [] and api_calls(service) == []
 
 
 def test_a_missing_conversation_is_not_found(service):
     with pytest.raises(NotFoundError):
-        service.summarise(999, owner="ana")
+        service.summarise(AGENT, 999)
 
 
 @pytest.mark.also_postgresql
 def test_the_card_says_when_newer_messages_exist(service):
     messages = conversation(service, ("user", "I need a refund", "complete"))
     cid = messages[0].conversation_id
-    assert service.card(cid, messages) is None
-    service.summarise(cid, owner="ana")
-    assert service.card(cid, messages).out_of_date is False
+    assert service.card(AGENT, cid, messages) is None
+    service.summarise(AGENT, cid)
+    assert service.card(AGENT, cid, messages).out_of_date is False
 
     later = messages + conversation_reply(service, cid)
 
-    card = service.card(cid, later)
+    card = service.card(AGENT, cid, later)
     assert card.newer_messages == 1 and card.out_of_date
     assert card.summary.category is Category.RETURNS
 
@@ -187,12 +188,12 @@ def test_over_budget_a_summary_is_refused_before_any_call_and_alerts_follow_call
     service.budgets = BudgetService(service.engine)
     service.budgets.set_budget(user="", period="day", limit_usd=0.0001, by="admin")
 
-    service.summarise(cid, owner="ana")  # under budget before this call: it goes
+    service.summarise(AGENT, cid)  # under budget before this call: it goes
     alerts = {a.threshold for a in service.budgets.alerts()}
     assert alerts == {50, 80, 100}, "the call's cost should have crossed every threshold"
     sent = len(sandbox.state.requests())
 
     with pytest.raises(BudgetExceeded) as refused:
-        service.summarise(cid, owner="ana")
+        service.summarise(AGENT, cid)
     assert "Nothing was sent" in refused.value.user_message
     assert len(sandbox.state.requests()) == sent and len(api_calls(service)) == 1

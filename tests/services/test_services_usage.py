@@ -13,6 +13,7 @@ from chatbot import pricing, store
 from chatbot.errors import InputError
 from chatbot.services.usage import CSV_COLUMNS, UsageService, percentile
 
+from actors import AGENT
 from test_services_chat import build_service, finish
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
@@ -180,7 +181,7 @@ def test_csv_has_only_a_header_for_an_empty_range_and_no_secret_columns(engine):
 def test_a_chat_turn_records_its_cost(tmp_path, sandbox):
     service = build_service(tmp_path, sandbox.base_url)
     try:
-        generation = service.send(conversation_id=None, text="Where is order 1042?", owner="ana")
+        generation = service.send(AGENT, conversation_id=None, text="Where is order 1042?")
         finish(generation)
         with store.read_session(service.engine) as session:
             (row,) = store.list_api_calls(session=session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from actors import AGENT
 from ui_helpers import conversation_id, send, transcript
 
 from chatbot.errors import ConversationBusy
@@ -17,13 +18,13 @@ def test_a_second_session_waits_for_the_reply_in_progress(new_app, sandbox, db):
     sandbox.state.add_faults([{"kind": "stall", "after": 3, "seconds": 1.5}])
 
     # The first session's agent sends; the reply stalls half-way on the sandbox.
-    generation = runtime.chat.send(conversation_id=cid, text="Where is order #1042?", owner="agent")
+    generation = runtime.chat.send(AGENT, conversation_id=cid, text="Where is order #1042?")
     try:
-        assert runtime.chat.active(cid) is generation
+        assert runtime.chat.active(AGENT, cid) is generation
         with pytest.raises(ConversationBusy):
-            runtime.chat.send(conversation_id=cid, text="Hello again", owner="agent")
+            runtime.chat.send(AGENT, conversation_id=cid, text="Hello again")
         with pytest.raises(ConversationBusy):
-            runtime.chat.retry(conversation_id=cid, owner="agent")
+            runtime.chat.retry(AGENT, conversation_id=cid)
         assert db("SELECT role, status FROM message WHERE conversation_id = ? ORDER BY position", cid) == [
             ("user", "complete"),
             ("assistant", "complete"),

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 import pytest
-from actors import QA
+from actors import AGENT, QA
 from ui_helpers import conversation_id, send, walk
 
 from chatbot.llm import ChatRequest, LLMError, Turn
@@ -122,7 +122,7 @@ def test_the_api_key_never_leaks(new_app, db, monkeypatch, canary_sandbox, every
     # The same failures through the service and the client, to keep the error objects.
     errors: list[BaseException] = []
     faults.add_faults([{"kind": "status", "status": 401}])
-    generation = runtime.chat.send(conversation_id=cid, text="One more question.", owner="agent")
+    generation = runtime.chat.send(AGENT, conversation_id=cid, text="One more question.")
     assert generation.wait(timeout=30)
     errors.append(generation.error)
     for fault in ({"kind": "status", "status": 401}, {"kind": "status", "status": 529}):
@@ -190,17 +190,17 @@ def test_summaries_replays_batches_and_the_admin_and_qa_pages_keep_the_key_too(
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", canary_sandbox.base_url)
-    at = new_app(user="admin")  # who may open every page
+    at = new_app()
     everything_logged.debug_everything()
     runtime = get_runtime()
     send(at, "My parcel never arrived, order 1042")
     cid = conversation_id(at)
 
     errors: list[BaseException] = []
-    runtime.summaries.summarise(cid, owner="agent")  # a structured call, recorded
+    runtime.summaries.summarise(AGENT, cid)  # a structured call, recorded
     canary_sandbox.state.add_faults([{"kind": "status", "status": 401}])
     with pytest.raises(LLMError) as raised:
-        runtime.summaries.summarise(cid, owner="agent")
+        runtime.summaries.summarise(AGENT, cid)
     errors.append(raised.value)
     run_id = runtime.replays.start(QA, [cid], ReplayTarget())
     assert runtime.replays.wait(run_id, 30)

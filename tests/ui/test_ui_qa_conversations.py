@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from streamlit.testing.v1 import AppTest
-from actors import QA
+from actors import AGENT, QA
 from ui_helpers import conversation_id, send
 
 from chatbot import store
@@ -118,7 +118,7 @@ def test_each_filter_narrows_the_list(new_app, sandbox):
     runtime.qa.tag(QA, failed, "escalated")
     runtime.qa.set_golden(QA, ok, True)
     reply = [m for m in runtime.qa.transcript(QA, ok).messages if m.role == "assistant"][0]
-    runtime.qa.rate(reply.id, "agent", -1, "too long")
+    runtime.qa.rate(AGENT, reply.id, -1, "too long")
     at = open_qa(new_app(user="qa"))
     assert sorted(listed(at)) == sorted([ok, failed, other])
 
@@ -152,7 +152,7 @@ def test_opening_a_conversation_shows_what_each_reply_recorded(new_app, db):
     cid = chat(new_app, "Where is my refund for order 1042?")
     runtime = get_runtime()
     reply = [m for m in runtime.qa.transcript(QA, cid).messages if m.role == "assistant"][0]
-    runtime.qa.rate(reply.id, "agent", 1, "spot on")
+    runtime.qa.rate(AGENT, reply.id, 1, "spot on")
     at = open_qa(new_app(user="qa"))
 
     at.button(key=f"qa-open-{cid}").click()

@@ -12,7 +12,7 @@ import re
 import pytest
 import streamlit as st
 from test_ui_qa_conversations import bodies, chat, listed, open_qa, run
-from actors import QA
+from actors import AGENT, QA
 from ui_helpers import walk
 
 from chatbot import store
@@ -64,7 +64,7 @@ def test_one_conversation_exports_as_json_markdown_and_csv_and_the_json_reimport
     cid = chat(new_app, "Where is my refund for order 1042?", "It arrived broken.")
     qa = get_runtime().qa
     reply = [m for m in qa.transcript(QA, cid).messages if m.role == "assistant"][-1]
-    qa.rate(reply.id, "agent", -1, "missed the photo request")
+    qa.rate(AGENT, reply.id, -1, "missed the photo request")
     qa.note(QA, cid, "Refund policy case.")
     qa.tag(QA, cid, "refund", message_id=reply.id)
     qa.set_golden(QA, cid, True, note="baseline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from actors import AGENT
 from ui_helpers import send, transcript, walk
 
 from chatbot.ui.resources import get_runtime
@@ -23,7 +24,7 @@ def test_markup_in_a_message_and_in_a_reply_is_inert(new_app, sandbox):
     # The sandbox names the company it finds in the system prompt, so a company name holding
     # the payload makes the sandbox's own reply carry it (its quote of the message drops <>[]).
     conversation = get_runtime().conversations.start(
-        owner="agent", persona="support", variables={"company_name": "company: " + PAYLOAD}
+        AGENT, persona="support", variables={"company_name": "company: " + PAYLOAD}
     )
     at = new_app({"c": str(conversation.id)})
 
