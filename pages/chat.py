@@ -68,7 +68,7 @@ conversation_sidebar(runtime, current)
 
 state.show_flash()
 
-budget_notice = runtime.chat.budget_warning(state.owner())
+budget_notice = runtime.chat.budget_warning(state.actor())
 if budget_notice:  # 80 % or more of a budget this agent's messages count against
     st.warning(budget_notice, icon=":material/savings:")
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
+from chatbot.auth import Actor
 from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
@@ -197,9 +198,9 @@ class ChatService:
         # A retry asks for a fresh answer: the cached one may be what the agent rejected.
         return self._generate(conversation, reply.id, owner, use_cache=False, messages=messages)
 
-    def budget_warning(self, owner: str) -> str | None:
-        """The notice the chat page shows while a budget for `owner` is at 80 % or over."""
-        return self.budgets.banner(owner) if self.budgets is not None else None
+    def budget_warning(self, actor: Actor) -> str | None:
+        """The notice the chat page shows while a budget for `actor` is at 80 % or over."""
+        return self.budgets.banner(actor) if self.budgets is not None else None
 
     # -- internals ------------------------------------------------------------------------
 

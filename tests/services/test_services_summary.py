@@ -13,6 +13,7 @@ from chatbot.errors import InputError, NotFoundError
 from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.llm.errors import ServerError, StructuredOutputError
 from chatbot.services.summary import Category, Sentiment, SummaryService, TicketSummary
+from actors import ADMIN
 
 
 @pytest.fixture
@@ -185,10 +186,10 @@ def test_over_budget_a_summary_is_refused_before_any_call_and_alerts_follow_call
     )
     cid = messages[0].conversation_id
     service.budgets = BudgetService(service.engine)
-    service.budgets.set_budget(user="", period="day", limit_usd=0.0001, by="admin")
+    service.budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.0001)
 
     service.summarise(cid, owner="ana")  # under budget before this call: it goes
-    alerts = {a.threshold for a in service.budgets.alerts()}
+    alerts = {a.threshold for a in service.budgets.alerts(ADMIN)}
     assert alerts == {50, 80, 100}, "the call's cost should have crossed every threshold"
     sent = len(sandbox.state.requests())
 

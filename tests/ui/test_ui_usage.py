@@ -159,3 +159,36 @@ def test_an_agent_slowed_down_by_the_per_agent_limit_is_flagged_by_name(new_app,
     open_usage(at)
     (warning,) = [w.value for w in at.warning if "slowed down" in w.value]
     assert "limit of 1 requests a minute" in warning and "**admin**: 1 request slowed" in warning
+
+
+def open_address(at: AppTest, url_path: str) -> AppTest:
+    """Open `/<url_path>` as a typed address does (`switch_page` finds only the pages this
+    role's navigation lists)."""
+    (page_hash,) = [h for h, page in at._registered_pages.items() if page.get("url_pathname") == url_path]
+    at._page_hash = page_hash
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("user", ["agent", "qa"])
+def test_an_agent_or_qa_opening_usage_is_refused_and_sees_no_usage(new_app, db, user):
+    at = new_app(user=user)
+    if user == "agent":
+        send(at, "Where is order 1042?")  # there is usage to hide
+
+    open_address(at, "usage")
+
+    # Under AppTest a pages/ file is run as the page itself (Streamlit's pages-folder mode),
+    # so what answers here is the page's first service call, not the navigation's
+    # no-access page: the service refuses, and the page shows that and nothing else.
+    assert [t.value for t in at.title] == ["Usage"]
+    (refusal,) = at.error
+    assert f"Your role ({user.upper() if user == 'qa' else 'Agent'}) cannot see usage and cost" in refusal.value
+    assert not at.metric and not at.get("progress") and not at.get("download_button")
+    assert not at.dataframe and not at.date_input and not at.warning and not at.info
+    with pytest.raises(KeyError):
+        at.radio(key="budget-policy")
+    assert db("SELECT action, actor, detail FROM audit_entry WHERE action = 'access.denied'") == [
+        ("access.denied", user, "usage.read")
+    ]
