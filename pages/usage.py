@@ -4,7 +4,6 @@ import streamlit as st
 
 from chatbot.errors import ChatbotError
 from chatbot.pricing import default_prices
-from chatbot.services.usage import UsageService
 from chatbot.ui import state
 from chatbot.ui.budget_panel import budget_section
 from chatbot.ui.resources import get_runtime
@@ -19,7 +18,8 @@ from chatbot.ui.usage_panels import (
 )
 
 runtime = get_runtime()
-usage = UsageService(runtime.engine)
+usage = runtime.usage
+actor = state.actor()
 st.title("Usage", anchor=False)
 
 try:
@@ -27,12 +27,15 @@ try:
 except ChatbotError as error:
     st.error(f"New calls are recorded as unpriced until the price file is fixed: {error.user_message}")
 
-budget_section(runtime.budgets, admin=state.owner())
-flagged_agents(runtime.client.limiter, usage, runtime.settings.user_rpm)
-
-period = range_picker()
 try:
-    summary = usage.summary(period.since, period.until, group_by="model")
+    # Usage first: a role without it is refused by the service before anything is drawn
+    # (whatever led here: a stale page after a role change, an address typed by hand).
+    flagged = usage.flagged(actor)
+    people = runtime.identity.users.usernames(actor)
+    budget_section(runtime.budgets, actor, people)
+    flagged_agents(flagged, runtime.settings.user_rpm)
+    period = range_picker()
+    summary = usage.summary(actor, period.since, period.until, group_by="model")
 except ChatbotError as error:
     st.error(error.user_message)
     st.stop()
@@ -46,13 +49,13 @@ if not summary.total.calls:
     st.stop()
 
 metrics_row(summary.total)
-timeline_charts(usage.timeline(period.since, period.until, bucket=period.bucket), period)
+timeline_charts(usage.timeline(actor, period.since, period.until, bucket=period.bucket), period)
 errors_table(summary.total)
 
 st.subheader("Breakdown", anchor=False)
 group_by = group_picker()
 if group_by != summary.group_by:
-    summary = usage.summary(period.since, period.until, group_by=group_by)
+    summary = usage.summary(actor, period.since, period.until, group_by=group_by)
 breakdown_table(summary.groups, {"owner": "user"}.get(group_by, group_by))
 
-csv_download(usage.csv(period.since, period.until), period)
+csv_download(usage.csv(actor, period.since, period.until), period)

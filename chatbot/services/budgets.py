@@ -1,11 +1,15 @@
 """Budgets: daily and monthly spending caps (for everyone, or for one agent), alerts at
 50, 80 and 100 %, and what happens over budget.
 
-    budgets = BudgetService(engine)
-    budgets.set_budget(user="", period="day", limit_usd=20, by="admin")
+    budgets = BudgetService(engine, access=identity.access)
+    budgets.set_budget(admin, user="", period="day", limit_usd=20)  # admins only, audited
     warning = budgets.check("chat", "ana")  # raises BudgetExceeded, or returns a warning/None
     ...                                     # the API call, recorded in api_call
     budgets.after_call("ana")               # records the alerts newly crossed
+
+Managing and reading budgets is for admins (budgets.manage, usage.read); `banner` is
+anyone's, about the budgets that apply to them. The accounting around each call (`check`,
+`after_call`) is asked by other services for a caller they checked: it takes an owner.
 
 Periods are calendar days and months in UTC. Over budget, every purpose other than chat
 is refused; chat follows the over-budget policy (the app setting "over_budget_chat"):
@@ -38,8 +42,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.accounts import normal_username
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.errors import InputError
 from chatbot.store import budgets as rows
+from chatbot.store import users as accounts
 from chatbot.store.budgets import Spend, SpendRow
 
 from .budget_rules import (
@@ -59,6 +68,7 @@ from .budget_rules import (
     period_start,
     refusal,
     upfront_refusal,
+    usd,
     warning,
 )
 
@@ -125,6 +135,11 @@ def _applicable(sums: _Sums, owner: str, now: datetime) -> list[BudgetStatus]:
     return [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
 
 
+def _target(budget: store.Budget) -> str:
+    # "(everyone)" cannot be a username (no parentheses there), so the entry is unambiguous.
+    return f"budget:{budget.period}/{budget.user or '(everyone)'}"
+
+
 def _worst(statuses: list[BudgetStatus]) -> BudgetStatus:
     """The one to speak of: highest level, then the latest to reset, then the most used."""
     return max(statuses, key=lambda s: (s.level, s.resets_at, s.fraction))
@@ -148,12 +163,14 @@ class BudgetService:
         self,
         engine: Engine,
         *,
+        access: Access | None = None,
         clock: Callable[[], datetime] = store.utc_now,
         fresh_for: float = 1.0,
         rebuild_after: float = 300.0,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
         self.clock = clock
         self.fresh_for = fresh_for
         self.rebuild_after = rebuild_after
@@ -164,40 +181,61 @@ class BudgetService:
 
     # -- admin ----------------------------------------------------------------------------
 
-    def set_budget(self, *, user: str, period: str, limit_usd: object, by: str) -> BudgetStatus:
+    def set_budget(self, actor: Actor, *, user: str, period: str, limit_usd: object) -> BudgetStatus:
+        """Create or change everyone's budget (`user` "") or one person's, who must have an
+        account: a budget for a name nobody signs in as would never apply."""
+        self.access.require(actor, "budgets.manage", target="budget")
         user, period, limit = clean_budget(user, period, limit_usd)
         with store.write_session(self.engine) as session:
+            if user:
+                user = self._account(session, user)
+            before = rows.find_budget(session=session, user=user, period=period)
+            old = usd(before.limit_usd) if before is not None else "none"
             budget = rows.set_budget(
-                session=session, user=user, period=period, limit_usd=limit, updated_by=by
+                session=session, user=user, period=period, limit_usd=limit,
+                updated_by=actor.username,
             )
+            AuditLog.append(session, actor, "budget.set", target=_target(budget),
+                            detail=f"{old} -> {usd(limit)}")
         self._dirty = True
         # A limit set below what is already spent is crossed now, not at the next call.
         self.record_alerts()
-        return next(s for s in self.statuses() if s.budget_id == budget.id)
+        return next(s for s in self._statuses() if s.budget_id == budget.id)
 
-    def remove_budget(self, budget_id: int) -> None:
+    def remove_budget(self, actor: Actor, budget_id: int) -> None:
+        self.access.require(actor, "budgets.manage", target=f"budget:{budget_id}")
         with store.write_session(self.engine) as session:
-            if not rows.remove_budget(session=session, budget_id=budget_id):
+            budget = rows.get_budget(session=session, budget_id=budget_id)
+            if budget is None:
                 raise InputError("That budget was already removed.")
+            AuditLog.append(session, actor, "budget.remove", target=_target(budget),
+                            detail=f"{usd(budget.limit_usd)} -> none")
+            rows.remove_budget(session=session, budget_id=budget_id)
         self._dirty = True
 
-    def policy(self) -> str:
+    def policy(self, actor: Actor) -> str:
+        """What chat does over budget ("warn" or "stop")."""
+        self.access.require(actor, "usage.read", target=f"setting:{POLICY_KEY}")
         return self._current(self.clock(), fresh=True).policy
 
-    def set_policy(self, policy: str, *, by: str) -> None:
+    def set_policy(self, actor: Actor, policy: str) -> None:
+        self.access.require(actor, "budgets.manage", target=f"setting:{POLICY_KEY}")
         if policy not in POLICIES:
             raise InputError("Choose whether chat carries on with a warning or stops.")
         with store.write_session(self.engine) as session:
-            rows.set_setting(session=session, key=POLICY_KEY, value=policy, updated_by=by)
+            before = self._policy(session)
+            rows.set_setting(session=session, key=POLICY_KEY, value=policy, updated_by=actor.username)
+            AuditLog.append(session, actor, "setting.change", target=f"setting:{POLICY_KEY}",
+                            detail=f"{before} -> {policy}")
         self._dirty = True
 
-    def statuses(self, now: datetime | None = None) -> list[BudgetStatus]:
+    def statuses(self, actor: Actor, now: datetime | None = None) -> list[BudgetStatus]:
         """Every budget in its current period, as of now (always read fresh)."""
-        now = now or self.clock()
-        sums = self._current(now, fresh=True, rebuild=True)
-        return [sums.status(budget, now) for budget in sums.budgets]
+        self.access.require(actor, "usage.read", target="budget")
+        return self._statuses(now)
 
-    def alerts(self, limit: int = 20) -> list[AlertRow]:
+    def alerts(self, actor: Actor, limit: int = 20) -> list[AlertRow]:
+        self.access.require(actor, "usage.read", target="budget")
         with store.read_session(self.engine) as session:
             found = rows.list_alerts(session=session, limit=limit)
         return [
@@ -212,6 +250,29 @@ class BudgetService:
             )
             for a, b in found
         ]
+
+    def warm(self) -> None:
+        """Scan this month's spend now (at start-up), not in front of the first turn."""
+        self._current(self.clock(), fresh=True, rebuild=True)
+
+    def _statuses(self, now: datetime | None = None) -> list[BudgetStatus]:
+        now = now or self.clock()
+        sums = self._current(now, fresh=True, rebuild=True)
+        return [sums.status(budget, now) for budget in sums.budgets]
+
+    @staticmethod
+    def _account(session: Session, user: str) -> str:
+        """The username of the account `user` names (as stored), or InputError."""
+        try:
+            name = normal_username(user)
+        except InputError:
+            name = ""
+        if not name or accounts.find_user(session=session, username=name) is None:
+            raise InputError(
+                f"There is no account named {user[:64]!r}. A budget for one person needs their "
+                "account: pick someone from the list, or add them under Admin → Users first."
+            )
+        return name
 
     # -- around each call -----------------------------------------------------------------
 
@@ -236,11 +297,13 @@ class BudgetService:
             raise BudgetExceeded(upfront_refusal(tightest, upfront_usd, now), tightest)
         return warning(worst, now, policy=sums.policy) if worst.level >= 80 else None
 
-    def banner(self, owner: str) -> str | None:
-        """The chat page's notice for `owner`: a budget at 80 % or over, refusing or not."""
+    def banner(self, actor: Actor) -> str | None:
+        """The chat page's notice for `actor`: a budget that applies to them (their own or
+        everyone's) at 80 % or over, refusing or not. Any signed-in person may ask; it
+        never speaks of anyone else's budget."""
         now = self.clock()
         sums = self._current(now)
-        applicable = _applicable(sums, owner, now)
+        applicable = _applicable(sums, actor.username, now)
         worst = _worst(applicable) if applicable else None
         return warning(worst, now, policy=sums.policy) if worst and worst.level >= 80 else None
 

@@ -204,7 +204,7 @@ class ChatService:
     def budget_warning(self, actor: Actor) -> str | None:
         """The notice the chat page shows while a budget for `actor` is at 80 % or over."""
         self.access.require(actor, "chat")
-        return self.budgets.banner(actor.username) if self.budgets is not None else None
+        return self.budgets.banner(actor) if self.budgets is not None else None
 
     # -- internals ------------------------------------------------------------------------
 

@@ -131,8 +131,8 @@ def build_runtime(
     if seeded:
         log.info("seeded %d shipped personas", seeded)
     generations = Generations(max_workers=settings.max_generations)
-    budgets = BudgetService(engine)
-    budgets.statuses()  # scan this month's spend now, not in front of the first turn
+    budgets = BudgetService(engine, access=identity.access)
+    budgets.warm()
     chat = ChatService(
         engine=engine,
         client=client,
@@ -175,6 +175,6 @@ def build_runtime(
         qa=QAService(engine, personas, access=identity.access),
         exports=Exports(engine, access=identity.access),
         identity=identity,
-        usage=UsageService(engine),
+        usage=UsageService(engine, access=identity.access, limiter=limiter),
         redis=redis_client,
     )

@@ -1,9 +1,12 @@
 """Usage accounting for admins: calls, success, latency, tokens and cost over a time range.
 
-    usage = UsageService(engine)
-    report = usage.summary(since, until, group_by="model")  # totals + one row per model
-    rows = usage.timeline(since, until, bucket="day")       # for charts
-    text = usage.csv(since, until)                          # the raw call log
+    usage = UsageService(engine, access=identity.access, limiter=client.limiter)
+    report = usage.summary(admin, since, until, group_by="model")  # totals + one row per model
+    rows = usage.timeline(admin, since, until, bucket="day")       # for charts
+    text = usage.csv(admin, since, until)                          # the raw call log
+
+Every report is for those who may read usage ("usage.read": admins): each method takes
+the acting user and asks the policy before it reads anything.
 
 Times are aware datetimes; a range is ``since <= created_at < until``, filtered in SQL.
 Everything else is plain Python over the rows read, so it is the same on every backend.
@@ -28,9 +31,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from chatbot import store
+from chatbot.auth import Actor
+from chatbot.auth.audit import AuditLog
+from chatbot.auth.policy import Access
 from chatbot.errors import InputError
+from chatbot.llm.ratelimit import RateLimiter
 from chatbot.spreadsheet import csv_cell
 from chatbot.store import ApiCall, ApiCallOutcome
+
+from .call_log import name_users
 
 GroupBy = Literal["model", "purpose", "owner"]
 Bucket = Literal["hour", "day"]
@@ -199,17 +208,24 @@ def calls_between(*, session: Session, since: datetime, until: datetime) -> list
 
 
 class UsageService:
-    """Read-only reports over the API-call log."""
+    """Read-only reports over the API-call log, for those who may read usage."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, access: Access | None = None, limiter: RateLimiter | None = None
+    ) -> None:
         self.engine = engine
+        self.access = access or Access(AuditLog(engine))
+        self.limiter = limiter
 
     def _calls(self, since: datetime, until: datetime) -> list[ApiCall]:
         _check_range(since, until)
         with store.read_session(self.engine) as session:
             return calls_between(session=session, since=since, until=until)
 
-    def summary(self, since: datetime, until: datetime, *, group_by: GroupBy = "model") -> Summary:
+    def summary(
+        self, actor: Actor, since: datetime, until: datetime, *, group_by: GroupBy = "model"
+    ) -> Summary:
+        self.access.require(actor, "usage.read", target="usage")
         if group_by not in GROUPS:
             raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, got {group_by!r}")
         rows = self._calls(since, until)
@@ -222,14 +238,30 @@ class UsageService:
         )
         return Summary(since, until, group_by, stats(rows), tuple(groups))
 
-    def owners(self) -> list[str]:
-        """Every agent who ever made a call."""
+    def owners(self, actor: Actor) -> list[str]:
+        """Everyone who ever made a call."""
+        self.access.require(actor, "usage.read", target="usage")
+        return self._owners()
+
+    def _owners(self) -> list[str]:
         with store.read_session(self.engine) as session:
             return list(session.exec(select(ApiCall.owner).distinct()).all())
 
-    def timeline(self, since: datetime, until: datetime, *, bucket: Bucket = "hour") -> list[TimelineRow]:
+    def flagged(self, actor: Actor) -> list[tuple[str, int]]:
+        """People the per-person rate limit slowed down, with how many of their requests
+        were, most first (none without a limiter)."""
+        self.access.require(actor, "usage.read", target="usage")
+        counts = self.limiter.flagged_users() if self.limiter is not None else {}
+        if not counts:
+            return []  # the usual case: no need to look up everyone's name
+        return name_users(counts, self._owners())
+
+    def timeline(
+        self, actor: Actor, since: datetime, until: datetime, *, bucket: Bucket = "hour"
+    ) -> list[TimelineRow]:
         """Per bucket and model, oldest first; every bucket of the range appears for every
         model seen in it, so a chart shows a quiet hour as zero rather than a gap."""
+        self.access.require(actor, "usage.read", target="usage")
         if bucket not in BUCKETS:
             raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
         rows = self._calls(since, until)
@@ -245,9 +277,10 @@ class UsageService:
             start += step
         return timeline
 
-    def csv(self, since: datetime, until: datetime) -> str:
+    def csv(self, actor: Actor, since: datetime, until: datetime) -> str:
         """The raw call log: a header row, then one row per call, oldest first, ISO 8601
         UTC times. Only the columns in CSV_COLUMNS; no prompt, reply or key is stored there."""
+        self.access.require(actor, "usage.read", target="usage")
         out = io.StringIO()
         writer = csv_module.writer(out)
         writer.writerow(CSV_COLUMNS)

@@ -59,13 +59,19 @@ def list_budgets(*, session: Session) -> list[Budget]:
     return list(session.exec(query).all())
 
 
+def find_budget(*, session: Session, user: str, period: str) -> Budget | None:
+    return session.exec(select(Budget).where(Budget.user == user, Budget.period == period)).first()
+
+
+def get_budget(*, session: Session, budget_id: int) -> Budget | None:
+    return session.get(Budget, budget_id)
+
+
 def set_budget(
     *, session: Session, user: str, period: str, limit_usd: float, updated_by: str
 ) -> Budget:
     """Create the (user, period) budget or change its limit. Values are checked by callers."""
-    budget = session.exec(
-        select(Budget).where(Budget.user == user, Budget.period == period)
-    ).first()
+    budget = find_budget(session=session, user=user, period=period)
     if budget is None:
         budget = Budget(user=user, period=period, limit_usd=limit_usd, updated_by=updated_by)
     else:

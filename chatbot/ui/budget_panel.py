@@ -2,13 +2,16 @@
 add or change one, remove, the over-budget policy for chat, and the recent alerts.
 
 Changes run as button callbacks (before the script reruns), so the statuses drawn in the
-same run already include them.
+same run already include them. Every call passes the signed-in admin; the service checks it.
+A one-person budget picks the person from the accounts, so it always names someone who
+can sign in and spend.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from chatbot.auth import Actor
 from chatbot.errors import InputError
 from chatbot.services.budget_rules import ADJECTIVE, usd
 from chatbot.services.budgets import PERIODS, POLICIES, BudgetService, BudgetStatus
@@ -33,24 +36,25 @@ RULES = (
 )
 
 
-def budget_section(budgets: BudgetService, *, admin: str) -> None:
+def budget_section(budgets: BudgetService, admin: Actor, people: list[str]) -> None:
+    """`people`: the usernames a one-person budget can be for."""
     st.subheader("Budgets", anchor=False)
     state.show_flash()
-    statuses = budgets.statuses()
-    policy = budgets.policy()
+    statuses = budgets.statuses(admin)
+    policy = budgets.policy(admin)
     if not statuses:
         st.caption("No budgets yet: spending is not capped. Add one under Manage budgets.")
     for status in statuses:
-        _status_row(budgets, status, policy)
+        _status_row(budgets, admin, status, policy)
     # Collapsed: the page is for reading usage first; managing budgets is one click away.
     with st.expander("Manage budgets", icon=":material/savings:"):
         st.caption(RULES)
-        _budget_form(budgets, admin)
+        _budget_form(budgets, admin, people)
         _policy_picker(budgets, admin, policy)
-        _alerts_table(budgets)
+        _alerts_table(budgets, admin)
 
 
-def _status_row(budgets: BudgetService, status: BudgetStatus, policy: str) -> None:
+def _status_row(budgets: BudgetService, admin: Actor, status: BudgetStatus, policy: str) -> None:
     now = budgets.clock()
     bar, remove = st.columns([4, 1], vertical_alignment="center")
     with bar:
@@ -69,26 +73,27 @@ def _status_row(budgets: BudgetService, status: BudgetStatus, policy: str) -> No
         key=f"budget-remove-{status.budget_id}",
         icon=":material/delete:",
         on_click=_remove,
-        args=(budgets, status),
+        args=(budgets, admin, status),
         help=f"Lift {status.name}; its alerts go with it.",
     )
 
 
-def _remove(budgets: BudgetService, status: BudgetStatus) -> None:
+def _remove(budgets: BudgetService, admin: Actor, status: BudgetStatus) -> None:
     # remove_budget returns None: `or True` tells success apart from a refused attempt.
-    if state.attempt(lambda: budgets.remove_budget(status.budget_id) or True):
+    if state.attempt(lambda: budgets.remove_budget(admin, status.budget_id) or True):
         state.flash("success", f"Removed {status.name}.")
 
 
-def _budget_form(budgets: BudgetService, admin: str) -> None:
+def _budget_form(budgets: BudgetService, admin: Actor, people: list[str]) -> None:
     with st.form("budget-form", border=True):
         st.markdown("**Add or change a budget**")
         scope, period, limit = st.columns(3)
         scope.radio(
             "For", tuple(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="budget-scope"
         )
-        scope.text_input(
-            "User", key="budget-user", placeholder="e.g. agent", help="Only for a one-user budget."
+        scope.selectbox(
+            "User", people, index=None, key="budget-user", placeholder="Choose an account",
+            help="Only for a one-user budget: the people who have an account (Admin → Users).",
         )
         period.selectbox("Period", PERIODS, format_func=PERIOD_LABELS.get, key="budget-period")
         # No max_value: a typo like 1000000000 gets the service's message, not a clamp.
@@ -100,7 +105,7 @@ def _budget_form(budgets: BudgetService, admin: str) -> None:
         )
 
 
-def _save(budgets: BudgetService, admin: str) -> None:
+def _save(budgets: BudgetService, admin: Actor) -> None:
     values = st.session_state
     one_user = values["budget-scope"] == "user"
     user = (values.get("budget-user") or "").strip()
@@ -108,13 +113,13 @@ def _save(budgets: BudgetService, admin: str) -> None:
     def save() -> BudgetStatus:
         if one_user and not user:
             raise InputError(
-                "Type the user's name for a one-user budget, or choose Everyone together."
+                "Choose the person for a one-user budget, or choose Everyone together."
             )
         return budgets.set_budget(
+            admin,
             user=user if one_user else "",
             period=values["budget-period"],
             limit_usd=values["budget-limit"],
-            by=admin,
         )
 
     saved = state.attempt(save)
@@ -122,7 +127,7 @@ def _save(budgets: BudgetService, admin: str) -> None:
         state.flash("success", f"Saved: {saved.name} is {usd(saved.limit_usd)}.")
 
 
-def _policy_picker(budgets: BudgetService, admin: str, policy: str) -> None:
+def _policy_picker(budgets: BudgetService, admin: Actor, policy: str) -> None:
     # Seeded from the database, not passed as `index`: a keyed widget keeps its own value.
     st.session_state.setdefault("budget-policy", policy)
     st.radio(
@@ -137,16 +142,16 @@ def _policy_picker(budgets: BudgetService, admin: str, policy: str) -> None:
     )
 
 
-def _set_policy(budgets: BudgetService, admin: str) -> None:
+def _set_policy(budgets: BudgetService, admin: Actor) -> None:
     chosen = st.session_state["budget-policy"]
     state.attempt(
-        lambda: budgets.set_policy(chosen, by=admin),
+        lambda: budgets.set_policy(admin, chosen),
         success=f"Over budget, chat will now: {POLICY_LABELS[chosen].lower()}.",
     )
 
 
-def _alerts_table(budgets: BudgetService) -> None:
-    found = budgets.alerts(limit=20)
+def _alerts_table(budgets: BudgetService, admin: Actor) -> None:
+    found = budgets.alerts(admin, limit=20)
     if not found:
         st.caption("No budget alerts yet.")
         return

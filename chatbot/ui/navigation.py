@@ -56,6 +56,12 @@ def page_file(url_path: str) -> Path:
 
 def _no_access(page: PageDef) -> Callable[[], None]:
     def no_access() -> None:
+        from .gate import current_actor
+        from .resources import get_runtime
+
+        # A page asked for by address that the role lacks is a refusal like any other.
+        get_runtime().identity.audit.refusal(current_actor(), "access.denied", target=f"page:{page.url_path}",
+                                             detail=page.permission)
         st.title(page.title, anchor=False)
         st.error("You have no access to this page. Ask an admin if you need it.", icon=":material/block:")
 

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from chatbot.llm.ratelimit import RateLimiter
-from chatbot.services.call_log import name_users
-from chatbot.services.usage import Group, Stats, TimelineRow, UsageService
+from chatbot.services.usage import Group, Stats, TimelineRow
 
 from .usage_filters import UsageRange
 
@@ -170,15 +168,14 @@ def csv_download(csv_text: str, period: UsageRange) -> None:
     )
 
 
-def flagged_agents(limiter: RateLimiter | None, usage: UsageService, per_minute: float) -> None:
-    """Agents the per-agent limit slowed down: worth a look (a stuck script, a shared
-    login, or a colleague who needs a canned answer instead)."""
-    flagged = limiter.flagged_users() if limiter is not None else {}
+def flagged_agents(flagged: Sequence[tuple[str, int]], per_minute: float) -> None:
+    """Agents the per-agent limit slowed down (`UsageService.flagged`): worth a look (a
+    stuck script, a shared login, or a colleague who needs a canned answer instead)."""
     if not flagged:
-        return  # the usual case: no need to look up every agent's name
+        return
     lines = "\n".join(
         f"- **{name}**: {count:,} request{'' if count == 1 else 's'} slowed down"
-        for name, count in name_users(flagged, usage.owners())
+        for name, count in flagged
     )
     st.warning(
         f"Agents over their own limit of {per_minute:g} requests a minute were slowed "

@@ -14,10 +14,20 @@ from chatbot.auth import Actor, Role
 from chatbot.errors import ChatbotError, InputError, StatedError
 from chatbot.services.budgets import BudgetExceeded, BudgetService
 from chatbot.store import budgets as rows
+from chatbot.store import users
+from actors import ADMIN
 from test_services_chat import WAIT, build_service, calls, transcript
 
 NOW = datetime(2026, 11, 28, 15, 30, tzinfo=UTC)
-ANA = Actor("ana", Role.AGENT)  # the agent whose budgets these tests set
+ANA = Actor("ana", Role.AGENT, "Ana Ruiz")  # the agent whose budgets these tests set
+
+
+def add_accounts(engine, *names: str, role: str = "agent") -> None:
+    """Accounts a one-person budget can name (no password: these never sign in)."""
+    with store.write_session(engine) as session:
+        for name in names:
+            users.add_user(session=session, username=name, display_name=name.title(), role=role,
+                           source="oidc")
 
 
 class Clock:
@@ -35,6 +45,7 @@ def clock():
 
 @pytest.fixture
 def budgets(engine, clock):
+    add_accounts(engine, "ana", "bo")
     # fresh_for=0: every check reads the calls inserted just before it.
     return BudgetService(engine, clock=clock, fresh_for=0)
 
@@ -62,10 +73,10 @@ def test_statuses_show_spent_limit_level_and_unpriced_calls(engine, budgets):
     spend(engine, 4.0)
     spend(engine, None)
     spend(engine, 30.0, at=NOW - timedelta(days=1))  # this month, not today
-    budgets.set_budget(user="", period="day", limit_usd=5, by="admin")
-    budgets.set_budget(user="", period="month", limit_usd=100, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=5)
+    budgets.set_budget(ADMIN, user="", period="month", limit_usd=100)
 
-    day, month = budgets.statuses()
+    day, month = budgets.statuses(ADMIN)
 
     assert (day.period, day.spent_usd, day.limit_usd, day.level, day.unpriced_calls) == (
         "day", 4.0, 5.0, 80, 1
@@ -77,7 +88,7 @@ def test_statuses_show_spent_limit_level_and_unpriced_calls(engine, budgets):
 
 
 def test_non_chat_purposes_are_refused_over_budget_whatever_the_policy(engine, budgets):
-    budgets.set_budget(user="", period="day", limit_usd=1, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=1)
     assert budgets.check("summary", "ana") is None
     spend(engine, 1.0)
 
@@ -90,13 +101,13 @@ def test_non_chat_purposes_are_refused_over_budget_whatever_the_policy(engine, b
     assert "$1.00 of $1.00" in message
     assert "midnight UTC (in 8 h 30 min)" in message
     assert "Nothing was sent" in message and "ask an admin" in message
-    assert budgets.policy() == "warn"
+    assert budgets.policy(ADMIN) == "warn"
 
 
 def test_spend_committed_up_front_is_refused_when_it_would_pass_a_limit(engine, budgets):
     # A Message Batch is processed whole: it cannot be stopped between calls like a live run.
-    budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
-    budgets.set_budget(user="ana", period="day", limit_usd=5, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=10)
+    budgets.set_budget(ADMIN, user="ana", period="day", limit_usd=5)
     spend(engine, 3.0, owner="ana")
     assert budgets.check("replay", "ana", upfront_usd=2.0) is None  # exactly the $2 left
     with pytest.raises(BudgetExceeded) as refused:
@@ -109,35 +120,35 @@ def test_spend_committed_up_front_is_refused_when_it_would_pass_a_limit(engine, 
 
 
 def test_chat_carries_on_with_a_warning_under_warn_and_is_refused_under_stop(engine, budgets):
-    budgets.set_budget(user="", period="month", limit_usd=10, by="admin")
+    budgets.set_budget(ADMIN, user="", period="month", limit_usd=10)
     spend(engine, 12.5)
 
     warning = budgets.check("chat", "ana")
     assert "monthly budget for everyone is used up" in warning and "chat carries on" in warning
     assert "01 Dec 2026" in warning
 
-    budgets.set_policy("stop", by="admin")
+    budgets.set_policy(ADMIN, "stop")
     with pytest.raises(BudgetExceeded, match="Nothing was sent"):
         budgets.check("chat", "ana")
-    assert "new messages are refused" in budgets.banner("ana")
+    assert "new messages are refused" in budgets.banner(ANA)
     with pytest.raises(InputError):
-        budgets.set_policy("maybe", by="admin")
+        budgets.set_policy(ADMIN, "maybe")
 
 
 def test_a_warning_starts_at_80_percent(engine, budgets):
-    budgets.set_budget(user="ana", period="day", limit_usd=10, by="admin")
+    budgets.set_budget(ADMIN, user="ana", period="day", limit_usd=10)
     spend(engine, 7.9)
-    assert budgets.check("chat", "ana") is None and budgets.banner("ana") is None
+    assert budgets.check("chat", "ana") is None and budgets.banner(ANA) is None
     spend(engine, 0.1)
     assert budgets.check("chat", "ana").startswith("80% of the daily budget for ana is spent")
-    assert budgets.banner("ana") == budgets.check("chat", "ana")
+    assert budgets.banner(ANA) == budgets.check("chat", "ana")
 
 
 @pytest.mark.also_postgresql
 def test_a_user_budget_counts_only_that_user_and_the_overall_counts_everyone(engine, budgets):
-    budgets.set_budget(user="ana", period="day", limit_usd=1, by="admin")
-    budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
-    budgets.set_policy("stop", by="admin")
+    budgets.set_budget(ADMIN, user="ana", period="day", limit_usd=1)
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=10)
+    budgets.set_policy(ADMIN, "stop")
     spend(engine, 5.0, owner="bo")
 
     assert budgets.check("chat", "ana") is None  # bo's spend is not ana's
@@ -151,11 +162,11 @@ def test_a_user_budget_counts_only_that_user_and_the_overall_counts_everyone(eng
 
 
 def test_unpriced_calls_add_no_spend_but_are_flagged(engine, budgets):
-    budgets.set_budget(user="", period="day", limit_usd=1, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=1)
     for _ in range(3):
         spend(engine, None)
 
-    (status,) = budgets.statuses()
+    (status,) = budgets.statuses(ADMIN)
     assert (status.spent_usd, status.calls, status.unpriced_calls, status.level) == (0.0, 3, 3, 0)
     spend(engine, 0.9)
     assert "not counting 3 unpriced calls" in budgets.check("chat", "ana")
@@ -163,7 +174,7 @@ def test_unpriced_calls_add_no_spend_but_are_flagged(engine, budgets):
 
 @pytest.mark.also_postgresql
 def test_thresholds_raise_one_alert_each_per_period(engine, budgets, clock):
-    budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=10)
     day = datetime(2026, 11, 28, tzinfo=UTC)
     spend(engine, 6.0)
     assert [t for _, t in budgets.after_call("ana")] == [50]
@@ -181,49 +192,49 @@ def test_thresholds_raise_one_alert_each_per_period(engine, budgets, clock):
         ("", "day", day, 50), ("", "day", day, 80), ("", "day", day, 100),
         ("", "day", day + timedelta(days=1), 50),
     ]
-    newest = budgets.alerts(limit=1)[0]
+    newest = budgets.alerts(ADMIN, limit=1)[0]
     assert (newest.scope, newest.threshold) == ("everyone", 50)
     assert (newest.spent_usd, newest.limit_usd) == (5.0, 10.0)
 
 
 def test_setting_a_limit_below_the_spend_raises_its_alerts_at_once(engine, budgets):
     spend(engine, 3.0)
-    status = budgets.set_budget(user="ana", period="month", limit_usd=2, by="admin")
+    status = budgets.set_budget(ADMIN, user="ana", period="month", limit_usd=2)
     assert status.level == 100
     assert [t for *_, t in alerts(engine)] == [50, 80, 100]
 
 
 @pytest.mark.also_postgresql
 def test_the_day_rolls_over_without_a_rescan_and_the_month_carries_on(engine, budgets, clock):
-    budgets.set_budget(user="", period="day", limit_usd=10, by="admin")
-    budgets.set_budget(user="", period="month", limit_usd=100, by="admin")
+    budgets.set_budget(ADMIN, user="", period="day", limit_usd=10)
+    budgets.set_budget(ADMIN, user="", period="month", limit_usd=100)
     spend(engine, 9.0)
     budgets.check("chat", "ana")
     clock.now = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
     spend(engine, 1.0, at=clock.now)
 
-    day, month = budgets.statuses()
+    day, month = budgets.statuses(ADMIN)
     assert (day.spent_usd, month.spent_usd) == (1.0, 10.0)
 
     clock.now = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)  # a new month: both from zero
-    day, month = budgets.statuses()
+    day, month = budgets.statuses(ADMIN)
     assert (day.spent_usd, month.spent_usd) == (0.0, 0.0)
     assert month.resets_at == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_a_clock_moved_back_before_the_sums_rebuilds_them(engine, budgets, clock):
-    budgets.set_budget(user="", period="month", limit_usd=100, by="admin")
+    budgets.set_budget(ADMIN, user="", period="month", limit_usd=100)
     spend(engine, 7.0, at=datetime(2026, 10, 3, tzinfo=UTC))
-    assert budgets.statuses()[0].spent_usd == 0.0
+    assert budgets.statuses(ADMIN)[0].spent_usd == 0.0
     clock.now = datetime(2026, 10, 20, tzinfo=UTC)
-    assert budgets.statuses()[0].spent_usd == 7.0
+    assert budgets.statuses(ADMIN)[0].spent_usd == 7.0
 
 
 def test_checks_use_cached_sums_until_after_call_says_there_is_a_new_call(engine, clock):
     ticks = [0.0]
     cached = BudgetService(engine, clock=clock, fresh_for=60, timer=lambda: ticks[0])
-    cached.set_budget(user="", period="day", limit_usd=1, by="admin")
-    cached.set_policy("stop", by="admin")
+    cached.set_budget(ADMIN, user="", period="day", limit_usd=1)
+    cached.set_policy(ADMIN, "stop")
     assert cached.check("chat", "ana") is None
     spend(engine, 2.0)
 
@@ -236,7 +247,7 @@ def test_checks_use_cached_sums_until_after_call_says_there_is_a_new_call(engine
 def test_a_cached_check_reads_again_after_fresh_for(engine, clock):
     ticks = [0.0]
     cached = BudgetService(engine, clock=clock, fresh_for=1, timer=lambda: ticks[0])
-    cached.set_budget(user="", period="day", limit_usd=1, by="admin")
+    cached.set_budget(ADMIN, user="", period="day", limit_usd=1)
     cached.check("summary", "ana")
     spend(engine, 2.0)  # as if recorded by another process, with no after_call here
     ticks[0] = 1.5
@@ -250,24 +261,24 @@ def test_a_periodic_rebuild_finds_a_call_the_incremental_read_missed(engine, clo
     cached = BudgetService(
         engine, clock=clock, fresh_for=0, rebuild_after=300, timer=lambda: ticks[0]
     )
-    cached.set_budget(user="", period="day", limit_usd=10, by="admin")
+    cached.set_budget(ADMIN, user="", period="day", limit_usd=10)
     spend(engine, 1.0)
     cached.check("chat", "ana")
     # A call committed late under a lower id than one already read (PostgreSQL can do this).
     cached._sums.last_id += 100
     spend(engine, 2.0)
-    assert cached.statuses()[0].spent_usd == 1.0
+    assert cached.statuses(ADMIN)[0].spent_usd == 1.0
     ticks[0] = 301
-    assert cached.statuses()[0].spent_usd == 3.0
+    assert cached.statuses(ADMIN)[0].spent_usd == 3.0
 
 
 def test_removing_a_budget_lifts_it(engine, budgets):
-    status = budgets.set_budget(user="", period="day", limit_usd=1, by="admin")
+    status = budgets.set_budget(ADMIN, user="", period="day", limit_usd=1)
     spend(engine, 5.0)
-    budgets.remove_budget(status.budget_id)
-    assert budgets.statuses() == [] and budgets.check("summary", "ana") is None
+    budgets.remove_budget(ADMIN, status.budget_id)
+    assert budgets.statuses(ADMIN) == [] and budgets.check("summary", "ana") is None
     with pytest.raises(InputError, match="already removed"):
-        budgets.remove_budget(status.budget_id)
+        budgets.remove_budget(ADMIN, status.budget_id)
 
 
 # -- with the chat service ---------------------------------------------------------------
@@ -277,6 +288,7 @@ def test_removing_a_budget_lifts_it(engine, budgets):
 def chat(tmp_path, sandbox, database_url):
     service = build_service(tmp_path, sandbox.base_url, database_url=database_url)
     service.budgets = BudgetService(service.engine, fresh_for=0)
+    add_accounts(service.engine, "ana")
     yield service
     service.close()
     service.generations.shutdown()
@@ -285,8 +297,8 @@ def chat(tmp_path, sandbox, database_url):
 
 
 def test_send_under_stop_over_budget_is_refused_with_nothing_stored_or_sent(chat, sandbox):
-    chat.budgets.set_budget(user="", period="day", limit_usd=0.5, by="admin")
-    chat.budgets.set_policy("stop", by="admin")
+    chat.budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.5)
+    chat.budgets.set_policy(ADMIN, "stop")
     spend(chat.engine, 0.75, at=None)
     sent_before = len(sandbox.state.requests())
 
@@ -302,8 +314,8 @@ def test_send_under_stop_over_budget_is_refused_with_nothing_stored_or_sent(chat
 def test_retry_under_stop_over_budget_is_refused_and_the_reply_is_left_as_it_was(chat):
     first = chat.send(ANA, conversation_id=None, text="hello")
     assert first.wait(WAIT)
-    chat.budgets.set_budget(user="ana", period="month", limit_usd=0.01, by="admin")
-    chat.budgets.set_policy("stop", by="admin")
+    chat.budgets.set_budget(ADMIN, user="ana", period="month", limit_usd=0.01)
+    chat.budgets.set_policy(ADMIN, "stop")
     spend(chat.engine, 1.0, at=None)
 
     with pytest.raises(BudgetExceeded, match="monthly budget for ana"):
@@ -313,7 +325,7 @@ def test_retry_under_stop_over_budget_is_refused_and_the_reply_is_left_as_it_was
 
 
 def test_under_warn_chat_is_sent_and_the_page_gets_a_warning(chat):
-    chat.budgets.set_budget(user="", period="day", limit_usd=0.5, by="admin")
+    chat.budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.5)
     spend(chat.engine, 0.75, at=None)
 
     generation = chat.send(ANA, conversation_id=None, text="hello")
@@ -325,7 +337,7 @@ def test_under_warn_chat_is_sent_and_the_page_gets_a_warning(chat):
 
 @pytest.mark.also_postgresql
 def test_a_real_call_raises_the_alerts_it_crosses(chat):
-    chat.budgets.set_budget(user="ana", period="day", limit_usd=1e-9, by="admin")
+    chat.budgets.set_budget(ADMIN, user="ana", period="day", limit_usd=1e-9)
     assert alerts(chat.engine) == []
 
     generation = chat.send(ANA, conversation_id=None, text="hello")

@@ -310,7 +310,9 @@ def test_the_judge_returns_a_verdict_and_records_its_call(engine, sandbox):
 
 
 def test_try_it_grades_a_rubric_with_the_judge_on_the_users_account_within_budget(engine, sandbox):
+    from actors import ADMIN
     from chatbot.services.budgets import BudgetExceeded, BudgetService
+    from test_services_budgets import add_accounts
 
     client = LLMClient(ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url, max_attempts=1))
     try:
@@ -326,7 +328,8 @@ def test_try_it_grades_a_rubric_with_the_judge_on_the_users_account_within_budge
             (call,) = store.list_api_calls(session=session)
         assert (call.purpose, call.owner) == ("judge", "quinn")
 
-        budgets.set_budget(user="quinn", period="day", limit_usd=0.00001, by="admin")  # below one call
+        add_accounts(engine, "quinn", role="qa")
+        budgets.set_budget(ADMIN, user="quinn", period="day", limit_usd=0.00001)  # below one call
         budgets.after_call("quinn")
         with pytest.raises(BudgetExceeded):
             checks.try_check(quinn, rubric, "Which order number is it?")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from actors import AGENT
+from actors import ADMIN, AGENT
 
 from chatbot import pricing, store
 from chatbot.config import load_app_settings, model_for
@@ -186,10 +186,10 @@ def test_over_budget_a_summary_is_refused_before_any_call_and_alerts_follow_call
     )
     cid = messages[0].conversation_id
     service.budgets = BudgetService(service.engine)
-    service.budgets.set_budget(user="", period="day", limit_usd=0.0001, by="admin")
+    service.budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.0001)
 
     service.summarise(AGENT, cid)  # under budget before this call: it goes
-    alerts = {a.threshold for a in service.budgets.alerts()}
+    alerts = {a.threshold for a in service.budgets.alerts(ADMIN)}
     assert alerts == {50, 80, 100}, "the call's cost should have crossed every threshold"
     sent = len(sandbox.state.requests())
 

@@ -13,7 +13,7 @@ from chatbot import pricing, store
 from chatbot.errors import InputError
 from chatbot.services.usage import CSV_COLUMNS, UsageService, percentile
 
-from actors import AGENT
+from actors import ADMIN, AGENT
 from test_services_chat import build_service, finish
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
@@ -54,7 +54,7 @@ def test_summary_counts_success_latency_tokens_and_cost(engine):
         call(22, outcome="error", error_type="rate_limit_error", status_code=429, total_ms=None,
              cost_usd=0.0, cache_creation_input_tokens=40),
     )
-    report = UsageService(engine).summary(T0, T0 + DAY)
+    report = UsageService(engine).summary(ADMIN, T0, T0 + DAY)
     total = report.total
     assert total.calls == 20 and total.ok == 17 and total.errors == 2
     assert total.outcomes == {"ok": 17, "partial": 1, "error": 2}
@@ -71,12 +71,12 @@ def test_summary_counts_success_latency_tokens_and_cost(engine):
 def test_the_range_is_since_inclusive_until_exclusive(engine):
     seed(engine, call(-1), call(0), call(59), call(60))
     usage = UsageService(engine)
-    assert usage.summary(T0, T0 + timedelta(hours=1)).total.calls == 2
-    assert usage.summary(T0 - DAY, T0).total.calls == 1
+    assert usage.summary(ADMIN, T0, T0 + timedelta(hours=1)).total.calls == 2
+    assert usage.summary(ADMIN, T0 - DAY, T0).total.calls == 1
     with pytest.raises(InputError):
-        usage.summary(T0, T0)
+        usage.summary(ADMIN, T0, T0)
     with pytest.raises(ValueError):
-        usage.summary(T0.replace(tzinfo=None), T0 + DAY)
+        usage.summary(ADMIN, T0.replace(tzinfo=None), T0 + DAY)
 
 
 def test_summary_groups_by_model_purpose_or_owner(engine):
@@ -90,7 +90,7 @@ def test_summary_groups_by_model_purpose_or_owner(engine):
     )
     usage = UsageService(engine)
 
-    by_model = usage.summary(T0, T0 + DAY, group_by="model")
+    by_model = usage.summary(ADMIN, T0, T0 + DAY, group_by="model")
     assert [(g.key, g.stats.calls) for g in by_model.groups] == [
         ("claude-haiku-4-5", 2), ("claude-next-9", 1), ("claude-opus-4-5", 1),
     ]
@@ -99,16 +99,16 @@ def test_summary_groups_by_model_purpose_or_owner(engine):
     assert by_model.total.cost_usd == 2.5
     assert by_model.total.unpriced_calls == 1 and by_model.total.unpriced_models == ("claude-next-9",)
 
-    by_owner = usage.summary(T0, T0 + DAY, group_by="owner")
+    by_owner = usage.summary(ADMIN, T0, T0 + DAY, group_by="owner")
     assert {g.key: g.stats.calls for g in by_owner.groups} == {"ana": 3, "ben": 1}
-    by_purpose = usage.summary(T0, T0 + DAY, group_by="purpose")
+    by_purpose = usage.summary(ADMIN, T0, T0 + DAY, group_by="purpose")
     assert {g.key: g.stats.cost_usd for g in by_purpose.groups} == {"chat": 0.5, "summary": 2.0}
     with pytest.raises(ValueError, match="group_by"):
-        usage.summary(T0, T0 + DAY, group_by="conversation_id")  # type: ignore[arg-type]
+        usage.summary(ADMIN, T0, T0 + DAY, group_by="conversation_id")  # type: ignore[arg-type]
 
 
 def test_an_empty_range_has_no_groups_and_no_rates(engine):
-    report = UsageService(engine).summary(T0, T0 + DAY)
+    report = UsageService(engine).summary(ADMIN, T0, T0 + DAY)
     assert report.total.calls == 0 and report.groups == ()
     assert report.total.success_rate is None and report.total.total_ms.p50 is None
 
@@ -122,7 +122,7 @@ def test_timeline_buckets_by_hour_per_model_with_quiet_hours_as_zero(engine):
              cost_usd=0.1, outcome="error"),
         call(140, model="claude-haiku-4-5", cost_usd=None),
     )
-    rows = UsageService(engine).timeline(T0, T0 + timedelta(hours=3), bucket="hour")
+    rows = UsageService(engine).timeline(ADMIN, T0, T0 + timedelta(hours=3), bucket="hour")
     assert [(r.bucket.hour, r.model) for r in rows] == [
         (9, "claude-haiku-4-5"), (9, "claude-sonnet-4-5"),
         (10, "claude-haiku-4-5"), (10, "claude-sonnet-4-5"),
@@ -139,7 +139,7 @@ def test_timeline_buckets_by_hour_per_model_with_quiet_hours_as_zero(engine):
 
 def test_timeline_by_day_starts_at_midnight_utc(engine):
     seed(engine, call(0), call(60 * 20), call(60 * 24 * 2))  # Mon 09:00, Tue 05:00, Wed 09:00
-    rows = UsageService(engine).timeline(T0 - timedelta(hours=9), T0 + 3 * DAY, bucket="day")
+    rows = UsageService(engine).timeline(ADMIN, T0 - timedelta(hours=9), T0 + 3 * DAY, bucket="day")
     assert [(r.bucket.isoformat(), r.calls) for r in rows] == [
         ("2026-11-02T00:00:00+00:00", 1),
         ("2026-11-03T00:00:00+00:00", 1),
@@ -147,7 +147,7 @@ def test_timeline_by_day_starts_at_midnight_utc(engine):
         ("2026-11-05T00:00:00+00:00", 0),
     ]
     with pytest.raises(ValueError, match="bucket"):
-        UsageService(engine).timeline(T0, T0 + DAY, bucket="week")  # type: ignore[arg-type]
+        UsageService(engine).timeline(ADMIN, T0, T0 + DAY, bucket="week")  # type: ignore[arg-type]
 
 
 def test_csv_is_the_raw_log_with_iso_times_and_escaping(engine):
@@ -158,7 +158,7 @@ def test_csv_is_the_raw_log_with_iso_times_and_escaping(engine):
         call(0, owner="=HYPERLINK(\"http://x\")", outcome="error", error_type="api_error",
              status_code=500, request_id="req_1"),
     )
-    text = UsageService(engine).csv(T0, T0 + DAY)
+    text = UsageService(engine).csv(ADMIN, T0, T0 + DAY)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r["request_id"] for r in rows] == ["req_1", "req_2"]  # oldest first
@@ -173,7 +173,7 @@ def test_csv_is_the_raw_log_with_iso_times_and_escaping(engine):
 
 
 def test_csv_has_only_a_header_for_an_empty_range_and_no_secret_columns(engine):
-    text = UsageService(engine).csv(T0, T0 + DAY)
+    text = UsageService(engine).csv(ADMIN, T0, T0 + DAY)
     assert text.strip() == ",".join(CSV_COLUMNS)
     assert not any(word in column for column in CSV_COLUMNS for word in ("key", "secret", "content"))
 
@@ -189,7 +189,7 @@ def test_a_chat_turn_records_its_cost(tmp_path, sandbox):
         assert row.cost_usd is not None and row.cost_usd > 0
         assert row.cost_usd == pricing.default_prices().cost(row.model, row).usd
 
-        report = UsageService(service.engine).summary(row.created_at, row.created_at + DAY)
+        report = UsageService(service.engine).summary(ADMIN, row.created_at, row.created_at + DAY)
         assert report.total.calls == 1 and report.total.cost_usd == row.cost_usd
         assert report.total.unpriced_calls == 0
     finally:

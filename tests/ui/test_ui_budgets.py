@@ -35,7 +35,7 @@ def save_budget(
     at: AppTest, limit: float, *, period: str = "day", user: str | None = None
 ) -> AppTest:
     at.radio(key="budget-scope").set_value("user" if user is not None else "everyone")
-    at.text_input(key="budget-user").set_value(user or "")
+    at.selectbox(key="budget-user").set_value(user or None)
     at.selectbox(key="budget-period").set_value(period)
     at.number_input(key="budget-limit").set_value(limit)
     next(b for b in at.button if b.label == "Save budget").click().run()
@@ -52,8 +52,10 @@ def texts(elements) -> list[str]:
 
 
 @pytest.fixture
-def usage(new_app, db):
-    """The usage page of a fresh app (its database exists, so calls can be added)."""
+def usage(new_app, db, account):
+    """The usage page of a fresh app (its database exists, so calls can be added), with
+    an agent's account besides the admin's for one-person budgets."""
+    account("agent")
     return open_page(new_app(user="admin"), USAGE)
 
 
@@ -96,7 +98,7 @@ def test_changing_the_limit_updates_the_one_budget_and_a_user_budget_is_separate
     [
         (0.0, None, "The limit must be more than $0"),
         (5_000_000.0, None, "at most $1,000,000"),
-        (5.0, "", "Type the user's name"),
+        (5.0, "", "Choose the person for a one-user budget"),
     ],
 )
 def test_a_bad_budget_is_refused_with_a_clear_error(usage, db, limit, user, error):
@@ -104,6 +106,20 @@ def test_a_bad_budget_is_refused_with_a_clear_error(usage, db, limit, user, erro
 
     assert any(error in e for e in texts(at.error))
     assert db("SELECT COUNT(*) FROM budget") == [(0,)]
+
+
+def test_the_budget_form_offers_the_existing_accounts(usage, account, db):
+    picker = usage.selectbox(key="budget-user")
+    assert picker.options == ["admin", "agent"] and picker.value is None
+
+    account("qa")
+    at = open_page(usage, USAGE)
+    assert at.selectbox(key="budget-user").options == ["admin", "agent", "qa"]
+    save_budget(at, 3.0, user="qa")
+    assert db('SELECT "user", limit_usd, updated_by FROM budget') == [("qa", 3.0, "admin")]
+    assert db("SELECT action, actor, target, detail FROM audit_entry WHERE action = 'budget.set'") == [
+        ("budget.set", "admin", "budget:day/qa", "none -> $3.00")
+    ]
 
 
 def test_a_budget_can_be_removed(usage, db):

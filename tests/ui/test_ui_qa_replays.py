@@ -13,6 +13,7 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from actors import ADMIN
 from chatbot.services.replay import ReplayTarget
 from chatbot.ui.resources import get_runtime
 from chatbot.ui.safe_markdown import safe_markdown
@@ -209,7 +210,7 @@ def test_the_golden_set_replays_against_a_draft_in_one_click(new_app, db):
 def test_over_budget_the_page_refuses_and_starts_nothing(new_app, db, sandbox):
     cid = conversation(new_app, "Where is order 1042?")
     runtime = get_runtime()
-    runtime.budgets.set_budget(user="", period="day", limit_usd=0.000001, by="admin")
+    runtime.budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.000001)
     sandbox.state.clear_requests()
 
     at = handed_over(new_app, [cid])
@@ -224,7 +225,7 @@ def test_a_budget_used_up_after_the_estimate_is_refused_on_start(new_app, db, sa
     at = handed_over(new_app, [cid])
     assert not start_button(at).disabled and not at.error
 
-    get_runtime().budgets.set_budget(user="", period="day", limit_usd=0.000001, by="admin")
+    get_runtime().budgets.set_budget(ADMIN, user="", period="day", limit_usd=0.000001)
     sandbox.state.clear_requests()
     start_button(at).click().run()
 

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ui_helpers import send
+from ui_helpers import open_address, send
 
 PAGE = "../../pages/usage.py"
 
@@ -159,3 +159,23 @@ def test_an_agent_slowed_down_by_the_per_agent_limit_is_flagged_by_name(new_app,
     open_usage(at)
     (warning,) = [w.value for w in at.warning if "slowed down" in w.value]
     assert "limit of 1 requests a minute" in warning and "**admin**: 1 request slowed" in warning
+
+
+@pytest.mark.parametrize("user", ["agent", "qa"])
+def test_an_agent_or_qa_opening_usage_is_refused_and_sees_no_usage(new_app, db, user):
+    at = new_app(user=user)
+    if user == "agent":
+        send(at, "Where is order 1042?")  # there is usage to hide
+
+    open_address(at, "usage")
+
+    assert [t.value for t in at.title] == ["Usage"]
+    (refusal,) = at.error
+    assert refusal.value == "You have no access to this page. Ask an admin if you need it."
+    assert not at.metric and not at.get("progress") and not at.get("download_button")
+    assert not at.dataframe and not at.date_input and not at.warning and not at.info
+    with pytest.raises(KeyError):
+        at.radio(key="budget-policy")
+    assert db("SELECT action, actor, target, detail FROM audit_entry WHERE action = 'access.denied'") == [
+        ("access.denied", user, "page:usage", "usage.read")
+    ]
