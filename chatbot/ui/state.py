@@ -54,10 +54,6 @@ def actor() -> Actor:
     return current_actor()
 
 
-def owner() -> str:
-    return current_actor().username
-
-
 def flash(kind: str, message: str) -> None:
     """A message to show on the next run (after an st.rerun)."""
     st.session_state[_FLASH] = (kind, message)
