@@ -140,16 +140,17 @@ class UserService:
         sso_subject: str | None = None,
     ) -> UserView:
         self.access.require(actor, "users.manage")
-        return self.create(actor, username, role=role, password=password, display_name=display_name,
-                           email=email, source=source, sso_subject=sso_subject)
+        return self.provision(username, role=role, password=password, display_name=display_name,
+                              email=email, source=source, sso_subject=sso_subject, by=actor)
 
-    def create(
-        self, actor: Actor | None, username: str, *, role: str | Role, password: str | None,
-        display_name: str | None = None, email: str | None = None, source: str = "password",
-        sso_subject: str | None = None, session: Any = None,
+    def provision(
+        self, username: str, *, role: str | Role, password: str | None, display_name: str | None = None,
+        email: str | None = None, source: str = "password", sso_subject: str | None = None,
+        by: Actor | None = None, session: Any = None,
     ) -> UserView:
-        """The account itself, for `add` and for the sign-in paths that make accounts
-        (first admin, SSO, trusted header), which have no admin actor."""
+        """Make the account, unchecked: for `add` (which checks the admin first) and for the
+        sign-in paths that make accounts (the first admin, SSO, a trusted proxy's user),
+        where there is no one to check yet. Pages call `add`."""
         name = normal_username(username)
         if name in RESERVED:
             raise InputError(f"{name!r} is reserved; choose another username.")
@@ -168,7 +169,7 @@ class UserService:
             if rows.find_user(session=s, username=name) is not None:
                 raise UserExists(f"There is already an account named {name!r}.")
             user = rows.add_user(session=s, **fields)
-            self.audit.append(s, actor, "user.create", target=f"user:{name}",
+            self.audit.append(s, by, "user.create", target=f"user:{name}",
                               detail=f"role {chosen.value}, {source}")
             return UserView.of(user)
 

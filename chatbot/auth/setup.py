@@ -88,7 +88,7 @@ class FirstAdmin:
         with store.write_session(self.engine) as session:
             if rows.count_users(session=session, role=Role.ADMIN.value):  # lost a race
                 raise SetupRefused("An admin account was created meanwhile. Sign in instead.")
-            self.users.create(None, username, role=Role.ADMIN, password=password,
+            self.users.provision(username, role=Role.ADMIN, password=password,
                               display_name=display_name, email=email, session=session)
             user = rows.find_user(session=session, username=normal_username(username))
             if user is None:  # pragma: no cover - create() just made it

@@ -294,7 +294,7 @@ class SignInService:
         user = rows.find_user_by_subject(session=session, subject=identity.subject)
         if user is None:
             name = self._free_username(session, identity.username)
-            self.users.create(None, name, role=identity.role or self.settings.new_user_role,
+            self.users.provision(name, role=identity.role or self.settings.new_user_role,
                               password=None, display_name=identity.display_name, email=identity.email,
                               source="oidc", sso_subject=identity.subject, session=session)
             user = rows.find_user(session=session, username=name)
@@ -340,7 +340,7 @@ class SignInService:
         with store.write_session(self.engine) as session:
             user = rows.find_user(session=session, username=name)
             if user is None:
-                self.users.create(None, name, role=self.settings.new_user_role, password=None,
+                self.users.provision(name, role=self.settings.new_user_role, password=None,
                                   source="header", session=session)
                 user = rows.find_user(session=session, username=name)
                 assert user is not None

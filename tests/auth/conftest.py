@@ -34,5 +34,5 @@ def identity(engine, settings) -> Identity:
 @pytest.fixture
 def admin(identity) -> Actor:
     """An admin account (made with the CLI's powers) and the actor for it."""
-    identity.users.create(None, "root-admin", role="admin", password=PASSWORD)
+    identity.users.provision("root-admin", role="admin", password=PASSWORD)
     return Actor("root-admin", Role.ADMIN, address="10.0.0.1")

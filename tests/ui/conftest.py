@@ -44,7 +44,7 @@ def account(app_env):
     def make(username: str, role: str | None = None) -> str:
         identity = get_runtime().identity
         try:
-            identity.users.create(None, username, role=role or ACCOUNTS[username], password=PASSWORD)
+            identity.users.provision(username, role=role or ACCOUNTS[username], password=PASSWORD)
         except UserExists:
             pass
         return username
