@@ -180,6 +180,7 @@ class SignInService:
 
     def begin(self, session: Any, user: User, method: str, *, address: str) -> SignedIn:
         """A password-style session for a user just made (the first admin)."""
+        rows.change_user(session=session, user=user, last_sign_in_at=store.utc_now())
         return self._begin(session, user, method, address, handoff=True)
 
     def redeem(self, code: str, *, address: str = "") -> tuple[str, int] | None:

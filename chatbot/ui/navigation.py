@@ -86,6 +86,7 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
     for page in PAGES:
         if page in allowed:
             is_default = page == default
+            # The default page is served at "/" and still answers at its own name (/chat).
             sections[page.section].append(st.Page(
                 page.file, title=page.title, icon=page.icon, default=is_default,
                 url_path=None if is_default else page.url_path,
@@ -103,8 +104,9 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
 def anonymous_pages(draw: Callable[[], None]) -> list[st.Page]:
     """Before sign-in: every address draws the sign-in page, so after signing in the
     browser is on the page it asked for."""
-    return [
-        st.Page(_placeholder(page, draw), title="Sign in", default=index == 0,
-                url_path=None if index == 0 else page.url_path, visibility="hidden")
-        for index, page in enumerate(PAGES)
+    # "/" and every page's own address (the default page's name does not answer by itself).
+    home = st.Page(_placeholder(PAGES[0], draw), title="Sign in", default=True, visibility="hidden")
+    return [home] + [
+        st.Page(_placeholder(page, draw), title="Sign in", url_path=page.url_path, visibility="hidden")
+        for page in PAGES
     ]

@@ -116,27 +116,40 @@ def _reassign(runtime: Runtime, person: UserView, people: list[UserView]) -> Non
         ))
 
 
+ADD_FIELDS = ("add-username", "add-display", "add-email", "add-password", "add-confirm")
+
+
+def _add(runtime: Runtime) -> None:
+    """The Add button's callback: it runs before the form is drawn again, so it can empty
+    the form after a success (and the password fields whatever happens)."""
+    values = {key: st.session_state.get(key, "") for key in ADD_FIELDS}
+    role = st.session_state.get("add-role", Role.AGENT)
+    for key in ("add-password", "add-confirm"):
+        st.session_state[key] = ""
+    if values["add-password"] != values["add-confirm"]:
+        state.flash("error", "The two passwords differ. Type the same password twice.")
+        return
+    added = state.attempt(lambda: runtime.identity.users.add(
+        state.actor(), values["add-username"], role=role, password=values["add-password"],
+        display_name=values["add-display"], email=values["add-email"],
+    ))
+    if added is not None:
+        state.flash("success", f"{added.username} added as {ROLE_LABELS[added.role]}.")
+        for key in ("add-username", "add-display", "add-email"):
+            st.session_state[key] = ""
+
+
 def add_user_form(runtime: Runtime) -> None:
     with st.expander("Add a person", icon=":material/person_add:", expanded=False):
-        with st.form("add-user", clear_on_submit=False, border=False):
+        with st.form("add-user", border=False):
             cols = st.columns(2)
-            username = cols[0].text_input("Username", key="add-username", max_chars=64,
-                                          help="Letters, digits and . _ @ + -; not case-sensitive.")
-            display = cols[1].text_input("Display name", key="add-display", max_chars=80)
-            email = cols[0].text_input("Email (optional)", key="add-email", max_chars=254)
-            role = cols[1].selectbox("Role", ASSIGNABLE, format_func=lambda r: ROLE_LABELS[r], key="add-role")
-            password = cols[0].text_input("Password", type="password", key="add-password",
-                                          autocomplete="new-password", help="At least 12 characters.")
-            confirm = cols[1].text_input("Confirm password", type="password", key="add-confirm",
-                                         autocomplete="new-password")
-            if st.form_submit_button("Add", type="primary", icon=":material/person_add:"):
-                if password != confirm:
-                    st.error("The two passwords differ.")
-                    return
-                added = state.attempt(lambda: runtime.identity.users.add(
-                    state.actor(), username, role=role, password=password, display_name=display, email=email,
-                ), f"{username.strip()} added as {ROLE_LABELS[role]}.")
-                if added is not None:
-                    for key in ("add-username", "add-display", "add-email", "add-password", "add-confirm"):
-                        st.session_state.pop(key, None)
-                st.rerun()
+            cols[0].text_input("Username", key="add-username", max_chars=64,
+                               help="Letters, digits and . _ @ + -; not case-sensitive.")
+            cols[1].text_input("Display name", key="add-display", max_chars=80)
+            cols[0].text_input("Email (optional)", key="add-email", max_chars=254)
+            cols[1].selectbox("Role", ASSIGNABLE, format_func=lambda r: ROLE_LABELS[r], key="add-role")
+            cols[0].text_input("Password", type="password", key="add-password", autocomplete="new-password",
+                               help="At least 12 characters.")
+            cols[1].text_input("Confirm password", type="password", key="add-confirm", autocomplete="new-password")
+            st.form_submit_button("Add", type="primary", icon=":material/person_add:", on_click=_add,
+                                  args=(runtime,))

@@ -10,7 +10,7 @@ import re
 import sqlite3
 
 import pytest
-from browser_app import PASSWORD, browser, chromium, free_port, running_app, sign_in
+from browser_app import PASSWORD, browser, chromium, free_port, playwright, running_app, sign_in
 
 SHOTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
@@ -21,17 +21,23 @@ def setup_link(data) -> str:
 
 
 def add_person(page, username: str, role: str) -> None:
-    form = page.locator("[data-testid=stForm]").last
-    if not form.get_by_role("textbox", name="Username").is_visible():
+    """Admin → Users → Add a person, through its widgets (found by their keys)."""
+    field = lambda key: page.locator(f".st-key-{key} input")  # noqa: E731
+    if not field("add-username").is_visible():
         page.locator("[data-testid=stExpander] summary", has_text="Add a person").first.click()
-    form.get_by_role("textbox", name="Username").fill(username)
-    form.get_by_role("textbox", name="Display name").fill(username.title())
-    form.get_by_label("Role").click()
-    page.get_by_role("option", name=role).click()
-    form.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
-    form.get_by_role("textbox", name="Confirm password").fill(PASSWORD)
-    form.get_by_role("button", name="Add").click()
-    page.wait_for_selector(f"text={username.title()} added as {role}", timeout=30_000)
+    field("add-username").fill(username)
+    field("add-display").fill(username.title())
+    field("add-role").click()
+    field("add-role").press_sequentially(role)  # the dropdown filters to it; Enter picks it
+    field("add-role").press("Enter")
+    field("add-password").fill(PASSWORD)
+    field("add-confirm").fill(PASSWORD)
+    page.locator(".st-key-add-user button", has_text="Add").click() if page.locator(
+        ".st-key-add-user").count() else page.get_by_role("button", name="Add", exact=True).click()
+    page.wait_for_selector(f"text={username} added as {role}", timeout=30_000)
+    # The form is drawn again, empty, once the run after the click has finished.
+    playwright.expect(field("add-username")).to_have_value("", timeout=30_000)
+    playwright.expect(field("add-password")).to_have_value("", timeout=30_000)
 
 
 @pytest.fixture(scope="module")

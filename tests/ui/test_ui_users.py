@@ -30,7 +30,8 @@ def add(at: AppTest, username: str, role: str, password: str = PASSWORD, confirm
 
 def test_an_admin_adds_people_who_can_then_sign_in_with_their_role(new_app, db):
     at = add(users_page(new_app), "Bea", "qa")
-    assert any("Bea added as QA" in s.value for s in at.success)
+    assert any("bea added as QA" in s.value for s in at.success)
+    assert at.text_input(key="add-username").value == "" and at.text_input(key="add-password").value == ""
     table = at.dataframe[0].value
     assert list(table["Username"]) == ["admin", "bea"] and list(table["Role"]) == ["Admin", "QA"]
     bea = sign_in(anonymous(), "BEA")  # usernames are not case-sensitive
