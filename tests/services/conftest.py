@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot import store
+from chatbot.llm import ClientSettings, LLMClient, Secret
 from replay_harness import Env
 
 
@@ -23,3 +24,11 @@ def env(database_url, sandbox):
     env = Env(database_url, sandbox)
     yield env
     env.close()
+
+
+@pytest.fixture
+def client(sandbox):
+    """A client of the loopback sandbox, one attempt per call."""
+    client = LLMClient(ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url, max_attempts=1))
+    yield client
+    client.close()

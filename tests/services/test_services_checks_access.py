@@ -4,7 +4,7 @@ and what they create, change and archive is in the audit log under their own nam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +13,6 @@ from replay_harness import audit
 
 from chatbot import store
 from chatbot.auth import AccessDenied, Actor
-from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.services.checks_service import CheckDef, ChecksService
 from chatbot.services.judge import JudgeService
 from chatbot.store import checks as rows
@@ -29,12 +28,6 @@ class Budget:
     def check(self, purpose: str, owner: str, **kw: Any) -> None:
         self.checked.append((purpose, owner))
 
-
-@pytest.fixture
-def client(sandbox) -> Iterator[LLMClient]:
-    client = LLMClient(ClientSettings(api_key=Secret("sk-test"), base_url=sandbox.base_url, max_attempts=1))
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, event
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, event
 from chatbot import store
 from chatbot.auth import Actor, Role
 from chatbot.errors import InputError, NotFoundError
-from chatbot.llm import ClientSettings, LLMClient, Secret
+from chatbot.llm import LLMClient
 from chatbot.personas import SHIPPED, SUPPORT, PersonaSpec, Variable
 from chatbot.sandbox.replies import input_tokens
 from chatbot.services.personas import (
@@ -336,13 +335,6 @@ def test_preview_with_a_missing_variable_is_an_error_not_an_exception(personas) 
     assert preview.prompt is None and preview.tokens is None
     assert "company" in preview.error
 
-
-@pytest.fixture
-def client(sandbox) -> Iterator[LLMClient]:
-    settings = ClientSettings(api_key=Secret("k"), base_url=sandbox.base_url, max_attempts=1)
-    client = LLMClient(settings)
-    yield client
-    client.close()
 
 
 def test_preview_counts_tokens_on_the_sandbox(engine: Engine, client: LLMClient) -> None:

@@ -3,7 +3,7 @@ only admins change them; every change and every refusal is in the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
@@ -13,7 +13,7 @@ from chatbot.auth import AccessDenied, Actor, Role
 from chatbot.auth.audit import AuditLog
 from chatbot.auth.policy import Access
 from chatbot.errors import InputError
-from chatbot.llm import ClientSettings, LLMClient, Secret, Turn
+from chatbot.llm import LLMClient, Turn
 from chatbot.services.personas import PersonaService, PersonaSummary
 from chatbot.services.scratch import ScratchChat
 
@@ -41,12 +41,6 @@ def persona_tables(engine: Engine) -> tuple[list[tuple], list[tuple]]:
                 "SELECT persona_id, number, created_by, note FROM persona_version ORDER BY id")],
         )
 
-
-@pytest.fixture
-def client(sandbox) -> Iterator[LLMClient]:
-    client = LLMClient(ClientSettings(api_key=Secret("k"), base_url=sandbox.base_url, max_attempts=1))
-    yield client
-    client.close()
 
 
 @pytest.fixture

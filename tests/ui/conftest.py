@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chatbot.auth.accounts import UserExists
@@ -92,3 +93,18 @@ def db(app_env):
 
     query.path = path  # type: ignore[attr-defined]
     return query
+
+
+@pytest.fixture
+def served(monkeypatch) -> dict[str, dict]:
+    """What the page handed to each st.download_button, by key (AppTest keeps no files):
+    the real button is still drawn; this only remembers its arguments."""
+    seen: dict[str, dict] = {}
+    real = st.download_button
+
+    def spy(label, data, **kwargs):
+        seen[kwargs["key"]] = dict(kwargs, label=label, data=data)
+        return real(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", spy)
+    return seen

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import streamlit as st
 from ui_helpers import conversation_id, send, transcript, walk
 
 from chatbot.personas import SUPPORT
@@ -48,19 +46,6 @@ def test_another_agents_conversation_by_url_is_a_missing_one(new_app, sandbox, d
     assert db("SELECT owner FROM conversation WHERE id = ?", conversation_id(other)) == [("agent2",)]
     assert [r for r in db(MESSAGES) if r[1] == cid] == [r for r in rows[0] if r[1] == cid]
 
-
-@pytest.fixture
-def served(monkeypatch) -> dict[str, dict]:
-    """What the page handed to each st.download_button, by key (AppTest keeps no files)."""
-    seen: dict[str, dict] = {}
-    real = st.download_button
-
-    def spy(label, data, **kwargs):
-        seen[kwargs["key"]] = dict(kwargs, label=label, data=data)
-        return real(label, data, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return seen
 
 
 def test_the_open_conversation_downloads_as_markdown_and_json_on_click(new_app, served, db):

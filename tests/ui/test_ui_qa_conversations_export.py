@@ -9,8 +9,6 @@ import io
 import json
 import re
 
-import pytest
-import streamlit as st
 from test_ui_qa_conversations import bodies, chat, listed, open_qa, run
 from actors import AGENT, QA
 from ui_helpers import walk
@@ -19,19 +17,6 @@ from chatbot import store
 from chatbot.ui import qa_state
 from chatbot.ui.resources import get_runtime
 
-
-@pytest.fixture
-def served(monkeypatch) -> dict[str, dict]:
-    """What the page handed to each st.download_button, by key (AppTest keeps no files)."""
-    seen: dict[str, dict] = {}
-    real = st.download_button
-
-    def spy(label, data, **kwargs):
-        seen[kwargs["key"]] = dict(kwargs, label=label, data=data)
-        return real(label, data, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return seen
 
 
 def content(download: dict) -> str:

@@ -8,7 +8,6 @@ import io
 import sqlite3
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ui_helpers import open_address, send
@@ -25,19 +24,6 @@ def open_usage(at: AppTest) -> AppTest:
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
-
-@pytest.fixture
-def served(monkeypatch) -> dict[str, object]:
-    """What the page handed to st.download_button (AppTest keeps no media files)."""
-    seen: dict[str, object] = {}
-    real = st.download_button
-
-    def spy(label, data, **kwargs):
-        seen.update(kwargs, label=label, data=data)
-        return real(label, data, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return seen
 
 
 def charts(at: AppTest) -> list:
@@ -73,8 +59,9 @@ def test_after_a_conversation_the_page_shows_metrics_charts_table_and_csv(new_ap
 
     (download,) = at.get("download_button")
     assert download.proto.label == "Download call log (CSV)"
-    assert served["mime"] == "text/csv" and str(served["file_name"]).endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(served["data"])))
+    download = served["usage-csv"]
+    assert download["mime"] == "text/csv" and str(download["file_name"]).endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(download["data"])))
     assert [(r["outcome"], r["model"], r["owner"]) for r in rows] == [("ok", "claude-sonnet-5-5", "admin")] * 2
     assert all(float(r["cost_usd"]) > 0 and "T" in r["created_at"] for r in rows)
 
