@@ -19,7 +19,9 @@ of them "database is locked" at once, without waiting for the busy timeout.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
@@ -91,12 +93,36 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         # busy_timeout first, so switching a new database to WAL waits for a lock
         # held by another process instead of failing.
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         # Safe with WAL: a power cut may lose the last commits, never corrupt.
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (once per file: the mode is persistent).
+
+    A connection that finds it in WAL already changes nothing and takes no lock. The switch
+    itself needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy handler, when another process is switching or writing at the same
+    moment (several replicas starting on a new database): so it is retried, for as long
+    as the busy timeout would have waited.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _on_psycopg_connect(dbapi_connection: Any, _record: Any) -> None:
