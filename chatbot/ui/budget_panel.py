@@ -13,7 +13,7 @@ import streamlit as st
 
 from chatbot.auth import Actor
 from chatbot.errors import InputError
-from chatbot.services.budget_rules import ADJECTIVE, usd
+from chatbot.services.budgets.rules import ADJECTIVE, usd
 from chatbot.services.budgets import PERIODS, POLICIES, BudgetService, BudgetStatus
 
 from . import state

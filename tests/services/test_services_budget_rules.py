@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chatbot.errors import InputError
-from chatbot.services.budget_rules import (
+from chatbot.services.budgets.rules import (
     clean_budget,
     level,
     newly_crossed,

@@ -1,6 +1,6 @@
 """Budgets: the service against a real SQLite file with API calls inserted directly, and
 the chat service refusing or warning over budget with real calls to the loopback sandbox.
-The pure rules are in test_services_budget_rules.py. The key paths run on PostgreSQL too
+The pure rules (chatbot/services/budgets/rules.py) are in test_services_budget_rules.py. The key paths run on PostgreSQL too
 (`also_postgresql`)."""
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def test_routing_is_configuration(tmp_path):
 
 
 def test_over_budget_a_summary_is_refused_before_any_call_and_alerts_follow_calls(service, sandbox):
-    from chatbot.services.budget_rules import BudgetExceeded
+    from chatbot.services.budgets.rules import BudgetExceeded
     from chatbot.services.budgets import BudgetService
 
     messages = conversation(

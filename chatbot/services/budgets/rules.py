@@ -1,5 +1,6 @@
 """The pure core of budgets: periods, threshold levels, validation, and the words people
-read about a budget. No I/O; `budgets.py` is the service around it.
+read about a budget. No I/O; `service.py` is the service around it, `sums.py` the
+spend it counts.
 
     period_start("month", now)      # 1st of now's month, 00:00 UTC
     level(spent=4.2, limit=5.0)     # 80
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 from chatbot.errors import InputError, StatedError
 
-from .usage import bucket_start
+from ..usage import bucket_start
 
 PERIODS = ("day", "month")
 THRESHOLDS = (50, 80, 100)
@@ -188,3 +189,8 @@ def warning(status: BudgetStatus, now: datetime, *, policy: str) -> str:
         f"{_upper_first(status.name)} is used up ({status.figures()}): "
         f"{then} {status.resets(now)}."
     )
+
+
+def worst(statuses: list[BudgetStatus]) -> BudgetStatus:
+    """The one to speak of: highest level, then the latest to reset, then the most used."""
+    return max(statuses, key=lambda s: (s.level, s.resets_at, s.fraction))

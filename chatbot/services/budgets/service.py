@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -49,20 +49,15 @@ from chatbot.auth.policy import Access
 from chatbot.errors import InputError
 from chatbot.store import budgets as rows
 from chatbot.store import users as accounts
-from chatbot.store.budgets import Spend, SpendRow
 
-from .budget_rules import (
+from .rules import (
     CHAT,
     DEFAULT_POLICY,
-    MAX_LIMIT_USD,
-    PERIODS,
     POLICIES,
     POLICY_KEY,
-    THRESHOLDS,
     BudgetExceeded,
     BudgetStatus,
     clean_budget,
-    level,
     newly_crossed,
     period_end,
     period_start,
@@ -70,79 +65,16 @@ from .budget_rules import (
     upfront_refusal,
     usd,
     warning,
+    worst,
 )
+from .sums import Sums
 
-__all__ = [
-    "MAX_LIMIT_USD",
-    "PERIODS",
-    "POLICIES",
-    "THRESHOLDS",
-    "AlertRow",
-    "BudgetExceeded",
-    "BudgetService",
-    "BudgetStatus",
-    "level",
-    "newly_crossed",
-    "period_end",
-    "period_start",
-]
 
 log = logging.getLogger("chatbot.budgets")
-
-# -- the service -------------------------------------------------------------------------
-
-
-@dataclass
-class _Sums:
-    """Spend per (period, period start, owner); owner None is everyone together."""
-
-    covered_from: datetime  # the month the full scan started at; earlier is unknown
-    last_id: int
-    built_at: float
-    refreshed_at: float
-    budgets: list[store.Budget] = field(default_factory=list)
-    policy: str = DEFAULT_POLICY
-    spend: dict[tuple[str, datetime, str | None], Spend] = field(default_factory=dict)
-    raised: set[tuple[int, datetime, int]] = field(default_factory=set)
-
-    def add(self, period: str, start: datetime, owner: str, spent: Spend) -> None:
-        for key in ((period, start, owner), (period, start, None)):
-            self.spend[key] = self.spend.get(key, Spend()) + spent
-
-    def take(self, row: SpendRow) -> None:
-        one = Spend(row.cost_usd or 0.0, 1, int(row.cost_usd is None))
-        for period in PERIODS:
-            self.add(period, period_start(period, row.created_at), row.owner, one)
-
-    def status(self, budget: store.Budget, now: datetime) -> BudgetStatus:
-        start = period_start(budget.period, now)
-        spent = self.spend.get((budget.period, start, budget.user or None), Spend())
-        return BudgetStatus(
-            budget_id=budget.id,  # type: ignore[arg-type]
-            user=budget.user,
-            period=budget.period,
-            limit_usd=budget.limit_usd,
-            spent_usd=spent.spent_usd,
-            calls=spent.calls,
-            unpriced_calls=spent.unpriced,
-            period_start=start,
-            resets_at=period_end(budget.period, now),
-        )
-
-
-def _applicable(sums: _Sums, owner: str, now: datetime) -> list[BudgetStatus]:
-    """The statuses of the budgets that apply to `owner`: everyone's and their own."""
-    return [sums.status(b, now) for b in sums.budgets if b.user in ("", owner)]
-
 
 def _target(budget: store.Budget) -> str:
     # "(everyone)" cannot be a username (no parentheses there), so the entry is unambiguous.
     return f"budget:{budget.period}/{budget.user or '(everyone)'}"
-
-
-def _worst(statuses: list[BudgetStatus]) -> BudgetStatus:
-    """The one to speak of: highest level, then the latest to reset, then the most used."""
-    return max(statuses, key=lambda s: (s.level, s.resets_at, s.fraction))
 
 
 @dataclass(frozen=True)
@@ -176,7 +108,7 @@ class BudgetService:
         self.rebuild_after = rebuild_after
         self._timer = timer
         self._lock = threading.Lock()
-        self._sums: _Sums | None = None
+        self._sums: Sums | None = None
         self._dirty = False
 
     # -- admin ----------------------------------------------------------------------------
@@ -285,17 +217,17 @@ class BudgetService:
         applies past its limit. Ordinary calls are checked one by one instead."""
         now = self.clock()
         sums = self._current(now)
-        applicable = _applicable(sums, owner, now)
+        applicable = sums.applicable(owner, now)
         if not applicable:
             return None
-        worst = _worst(applicable)
-        if worst.level >= 100 and (purpose != CHAT or sums.policy == "stop"):
-            raise BudgetExceeded(refusal(worst, now), worst)
+        top = worst(applicable)
+        if top.level >= 100 and (purpose != CHAT or sums.policy == "stop"):
+            raise BudgetExceeded(refusal(top, now), top)
         over = [s for s in applicable if s.spent_usd + upfront_usd > s.limit_usd]
         if upfront_usd > 0 and over and purpose != CHAT:
             tightest = min(over, key=lambda s: s.limit_usd - s.spent_usd)
             raise BudgetExceeded(upfront_refusal(tightest, upfront_usd, now), tightest)
-        return warning(worst, now, policy=sums.policy) if worst.level >= 80 else None
+        return warning(top, now, policy=sums.policy) if top.level >= 80 else None
 
     def banner(self, actor: Actor) -> str | None:
         """The chat page's notice for `actor`: a budget that applies to them (their own or
@@ -303,9 +235,9 @@ class BudgetService:
         never speaks of anyone else's budget."""
         now = self.clock()
         sums = self._current(now)
-        applicable = _applicable(sums, actor.username, now)
-        worst = _worst(applicable) if applicable else None
-        return warning(worst, now, policy=sums.policy) if worst and worst.level >= 80 else None
+        applicable = sums.applicable(actor.username, now)
+        top = worst(applicable) if applicable else None
+        return warning(top, now, policy=sums.policy) if top and top.level >= 80 else None
 
     def after_call(self, owner: str = "") -> list[tuple[BudgetStatus, int]]:
         """Call once an API call is recorded: the next check sees it, and thresholds it
@@ -346,7 +278,7 @@ class BudgetService:
 
     # -- the sums -------------------------------------------------------------------------
 
-    def _current(self, now: datetime, *, fresh: bool = False, rebuild: bool = False) -> _Sums:
+    def _current(self, now: datetime, *, fresh: bool = False, rebuild: bool = False) -> Sums:
         """The sums as of `now`: read incrementally when stale; rebuilt from scratch only
         when `rebuild` is allowed (never on the path before a call) or nothing covers `now`."""
         tick = self._timer()
@@ -366,14 +298,14 @@ class BudgetService:
             self._dirty = False
             return sums
 
-    def _build(self, now: datetime, tick: float) -> _Sums:
+    def _build(self, now: datetime, tick: float) -> Sums:
         month = (period_start("month", now), period_end("month", now))
         day = (period_start("day", now), period_end("day", now))
         with store.read_session(self.engine) as session:
             # The id first: a call recorded during the scan is read again by the next
             # refresh rather than missed (on PostgreSQL it may count twice until the next
             # rebuild, which errs towards stopping early; SQLite reads one snapshot).
-            sums = _Sums(
+            sums = Sums(
                 covered_from=month[0],
                 last_id=rows.last_api_call_id(session=session),
                 built_at=tick,
@@ -389,7 +321,7 @@ class BudgetService:
                 sums.add("day", day[0], owner, spent)
         return sums
 
-    def _refresh(self, sums: _Sums, tick: float) -> None:
+    def _refresh(self, sums: Sums, tick: float) -> None:
         with store.read_session(self.engine) as session:
             new = rows.api_calls_after(session=session, after_id=sums.last_id)
             sums.budgets = rows.list_budgets(session=session)
