@@ -4,7 +4,8 @@
     2. commit the user's message and an empty "streaming" reply row in one transaction;
     3. render the persona, fit the history to the context budget, build the request;
     4. stream the reply on a background worker, saving the text every `flush_interval`;
-    5. commit the final reply (complete, partial or error) and one API-call record.
+    5. commit the final reply (complete, partial or error) and one API-call record
+       (4 and 5: `reply_writer.py`).
 No transaction is open while the API is being called. Before any of it, the acting user
 must hold "chat" and be allowed to post into the conversation (else nothing happens).
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
@@ -29,25 +29,23 @@ from chatbot.auth.policy import NOT_FOUND, Access
 from chatbot.store.conversations import set_conversation_persona
 from chatbot.config import AppSettings
 from chatbot.errors import ChatbotError, ConversationBusy, InputError, NotFoundError
-from chatbot.llm import ChatRequest, LLMClient, LLMError, Reply
-from chatbot.llm.ratelimit import RateLimitWaitCancelled
-from chatbot.llm.cache import CachedReplyStream
+from chatbot.llm import LLMClient
 from chatbot.llm.similar import SimilarityCache
 from chatbot.personas import PersonaSpec
 
 from .budgets import BudgetService
-from .call_log import opaque_user, record_call, settle_budgets
+from .call_log import opaque_user
 from .context import build_request, fit_history, history_budget, turns_from_messages
 from .conversations import checked_conversation, create_with_persona, default_persona_key
 from .generation import Generation, Generations
 from .personas import PersonaService
+from .reply_writer import ReplyWriter
 
 log = logging.getLogger("chatbot.chat")
 
 # Control characters other than tab and newline have no business in a chat message, and
 # NUL breaks some drivers; lone surrogates cannot be encoded as UTF-8 at all.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-STOPPED_BY_AGENT = "Stopped by the agent. Retry to generate the whole reply."
 
 
 def clean_message(text: str, *, max_chars: int) -> str:
@@ -82,15 +80,36 @@ class ChatService:
     ) -> None:
         self.engine = engine
         self.access = access or Access(AuditLog(engine))
-        self.similar = similar
-        self.budgets = budgets
-        self.client = client
+        self.writer = ReplyWriter(engine=engine, client=client, settings=settings, budgets=budgets,
+                                  similar=similar)
         self.settings = settings
         self.generations = generations
         self.personas = personas
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="reply-heartbeat", daemon=True)
         self._heartbeat.start()
+
+    # The reply writer calls the API, counts each call against the budgets and fills the
+    # similarity cache; the turn checks the same budgets first. One of each, shared.
+    @property
+    def client(self) -> LLMClient:
+        return self.writer.client
+
+    @client.setter
+    def client(self, client: LLMClient) -> None:
+        self.writer.client = client
+
+    @property
+    def budgets(self) -> BudgetService | None:
+        return self.writer.budgets
+
+    @budgets.setter
+    def budgets(self, budgets: BudgetService | None) -> None:
+        self.writer.budgets = budgets
+
+    @property
+    def similar(self) -> SimilarityCache | None:
+        return self.writer.similar
 
     def close(self) -> None:
         self._stopping.set()
@@ -287,7 +306,7 @@ class ChatService:
             persona = self._persona(conversation)
             system = persona.system_prompt(conversation.persona_vars)
         except ChatbotError as error:
-            self._fail_before_call(reply_id, error)
+            self.writer.fail_before_call(reply_id, error)
             raise
         history = turns_from_messages(m for m in messages if m.id != reply_id)
         fitted = fit_history(
@@ -306,98 +325,5 @@ class ChatService:
         similar = use_cache and persona.similar_questions
         return self.generations.start(
             generation,
-            lambda g: self._run(g, request, owner=owner, use_cache=use_cache, similar=similar),
+            lambda g: self.writer.run(g, request, owner=owner, use_cache=use_cache, similar=similar),
         )
-
-    def _fail_before_call(self, reply_id: int, error: ChatbotError) -> None:
-        with store.write_session(self.engine) as session:
-            store.update_message(
-                session=session,
-                message_id=reply_id,
-                status=store.MessageStatus.ERROR,
-                error=error.user_message,
-            )
-
-    def _run(
-        self, generation: Generation, request: ChatRequest, *, owner: str, use_cache: bool,
-        similar: bool = False,
-    ) -> BaseException | None:
-        """The worker: stream, save as we go, then save the outcome. Returns its error."""
-        error: BaseException | None = None
-        last_save = time.monotonic()
-        similar_cache = self.similar if similar else None
-        hit = similar_cache.lookup(request) if similar_cache is not None else None
-        stream = CachedReplyStream(hit.reply) if hit is not None else self.client.stream(
-            request,
-            use_cache=use_cache,
-            on_wait=generation.waiting_for_capacity,
-            cancel=generation.cancel_event,
-        )
-        try:
-            with stream:
-                for text in stream:
-                    generation.push(text)
-                    if generation.cancelled:
-                        break
-                    if time.monotonic() - last_save >= self.settings.flush_interval:
-                        self._save_progress(generation)
-                        last_save = time.monotonic()
-        except LLMError as exc:
-            error = exc
-            log.warning("reply for conversation %s failed: %s", generation.conversation_id, exc)
-        except Exception as exc:  # never lose the partial text to a bug further down
-            log.exception("reply for conversation %s crashed", generation.conversation_id)
-            error = ChatbotError(str(exc))
-        reply = stream.result
-        if similar_cache is not None and not reply.cache_hit:
-            similar_cache.remember(request, reply)  # only complete first-turn replies
-        self._save_outcome(generation, reply, error, owner=owner)
-        return error
-
-    def _save_progress(self, generation: Generation) -> None:
-        try:
-            with store.write_session(self.engine) as session:
-                store.update_message(
-                    session=session, message_id=generation.message_id, content=generation.text
-                )
-        except Exception:  # a failed interim save must not stop the reply
-            log.exception("could not save reply progress for message %s", generation.message_id)
-
-    def _save_outcome(
-        self, generation: Generation, reply: Reply, error: BaseException | None, *, owner: str
-    ) -> None:
-        status = reply.status
-        note = error.user_message if isinstance(error, ChatbotError) else None
-        if generation.cancelled and error is None and not reply.complete:
-            note = STOPPED_BY_AGENT
-        usage = reply.usage
-        fields = dict(
-            content=reply.text,
-            context_dropped=generation.dropped_turns or None,
-            status=status,
-            error=note,
-            model=reply.model,
-            input_tokens=usage.input_tokens or None,
-            output_tokens=usage.output_tokens or None,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or None,
-            cache_read_input_tokens=usage.cache_read_input_tokens or None,
-            stop_reason=reply.stop_reason,
-            request_id=reply.request_id or getattr(error, "request_id", None),
-            ttft_ms=reply.ttft * 1000 if reply.ttft is not None else None,
-            total_ms=reply.total * 1000,
-        )
-        with store.write_session(self.engine) as session:
-            store.update_message(session=session, message_id=generation.message_id, **fields)
-            if isinstance(error, RateLimitWaitCancelled):
-                return  # stopped before anything was sent: there is no call to record
-            record_call(
-                session,
-                purpose="chat",
-                owner=owner,
-                model=reply.model or "",
-                reply=reply,
-                error=error,
-                conversation_id=generation.conversation_id,
-                message_id=generation.message_id,
-            )
-        settle_budgets(self.budgets, owner)

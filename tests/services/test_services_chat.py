@@ -15,7 +15,8 @@ from chatbot.config import load_app_settings
 from chatbot.errors import ConversationBusy, InputError, NotFoundError
 from chatbot.llm import ClientSettings, LLMClient, Secret
 from chatbot.sandbox import SandboxServer
-from chatbot.services.chat import STOPPED_BY_AGENT, ChatService, clean_message
+from chatbot.services.chat import ChatService, clean_message
+from chatbot.services.reply_writer import STOPPED_BY_AGENT
 from chatbot.services.generation import Generations
 from chatbot.services.personas import PersonaService
 
