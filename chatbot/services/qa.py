@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,10 +27,9 @@ from chatbot import store
 from chatbot.auth import Actor
 from chatbot.auth.audit import AuditLog
 from chatbot.auth.policy import Access
-from chatbot.errors import ChatbotError, InputError, NotFoundError
+from chatbot.errors import InputError, NotFoundError
 from chatbot.store import qa as qa_store
 from chatbot.store.qa_records import (
-    ConversationRecord,
     distinct_owners,
     load_records,
     persona_versions_used,
@@ -40,98 +38,20 @@ from chatbot.store.search import QueryError, SearchFilters, SearchPage, search_c
 
 from .conversations import checked_conversation
 from .personas import PersonaService
+from .qa_views import (
+    AnnotationView,
+    FeedbackView,
+    GoldenView,
+    TranscriptView,
+    annotation_view,
+    feedback_view,
+    golden_view,
+    transcript_view,
+)
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_EXPORT = 10_000  # conversations in one filtered export
-
-
-@dataclass(frozen=True)
-class FeedbackView:
-    owner: str
-    rating: int  # 1 up, -1 down
-    comment: str | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AnnotationView:
-    id: int
-    kind: str  # "note" | "tag"
-    text: str
-    created_by: str
-    created_at: datetime
-    message_id: int | None  # None: on the whole conversation
-
-
-@dataclass(frozen=True)
-class MessageView:
-    """One message as recorded; the usage fields are None on user messages."""
-
-    id: int
-    position: int
-    role: str
-    content: str
-    status: str
-    error: str | None
-    model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_creation_input_tokens: int | None
-    cache_read_input_tokens: int | None
-    stop_reason: str | None
-    request_id: str | None
-    ttft_ms: float | None
-    total_ms: float | None
-    context_dropped: int | None
-    created_at: datetime
-    updated_at: datetime
-    cost_usd: float | None  # priced API calls for this reply; None when none was priced
-    feedback: tuple[FeedbackView, ...]
-    notes: tuple[AnnotationView, ...]
-    tags: tuple[AnnotationView, ...]
-
-
-@dataclass(frozen=True)
-class GoldenView:
-    conversation_id: int
-    title: str
-    persona: str
-    persona_version: int | None
-    owner: str
-    added_by: str
-    added_at: datetime
-    note: str | None
-
-
-@dataclass(frozen=True)
-class TranscriptView:
-    """A conversation read-only, with the system prompt its persona version renders to.
-
-    `system_prompt` is None when it cannot be rendered any more (the persona or version
-    was deleted, or no version was pinned yet); `persona_problem` then says why.
-    """
-
-    id: int
-    title: str
-    persona: str
-    persona_version: int | None
-    persona_vars: dict[str, str]
-    owner: str
-    created_at: datetime
-    updated_at: datetime
-    archived: bool
-    system_prompt: str | None
-    persona_problem: str | None
-    messages: tuple[MessageView, ...]
-    notes: tuple[AnnotationView, ...]  # on the whole conversation
-    tags: tuple[AnnotationView, ...]  # on the whole conversation
-    golden: GoldenView | None
-
-    @property
-    def cost_usd(self) -> float | None:
-        costs = [m.cost_usd for m in self.messages if m.cost_usd is not None]
-        return sum(costs) if costs else None
 
 
 class QAService:
@@ -169,7 +89,7 @@ class QAService:
         with store.read_session(self.engine) as session:
             self._readable(session, actor, conversation_id)
             records = load_records(session=session, conversation_ids=[conversation_id])
-        return self._view(records[0])
+        return transcript_view(records[0], self.personas)
 
     # -- pickers for the filters -----------------------------------------------------------
 
@@ -210,7 +130,7 @@ class QAService:
             row = qa_store.set_feedback(
                 session=session, message_id=message_id, owner=owner, rating=rating, comment=comment
             )
-            return _feedback(row)
+            return feedback_view(row)
 
     def ratings(self, actor: Actor, conversation_id: int) -> dict[int, FeedbackView]:
         """The actor's own ratings in a conversation they may read, by message id (to show
@@ -220,7 +140,7 @@ class QAService:
             rows = qa_store.conversation_feedback(
                 session=session, conversation_id=conversation_id, owner=actor.username
             )
-        return {row.message_id: _feedback(row) for row in rows}
+        return {row.message_id: feedback_view(row) for row in rows}
 
     # -- notes and tags ----------------------------------------------------------------------
 
@@ -269,7 +189,7 @@ class QAService:
                 created_by=actor.username,
                 message_id=message_id,
             )
-            return _annotation(row)
+            return annotation_view(row)
 
     # -- the golden set ----------------------------------------------------------------------
 
@@ -298,7 +218,7 @@ class QAService:
         self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
             found = qa_store.list_golden_conversations(session=session)
-        return [_golden(conversation, case) for case, conversation in found]
+        return [golden_view(conversation, case) for case, conversation in found]
 
     def _readable(self, session: Any, actor: Actor, conversation_id: int) -> store.Conversation:
         """The conversation, if the actor may read it; one message for missing and hidden.
@@ -307,90 +227,6 @@ class QAService:
         row = store.get_conversation(session=session, conversation_id=conversation_id)
         message = f"Conversation {conversation_id} does not exist (it may have been deleted)."
         return self.access.conversation(actor, row, message=message)  # type: ignore[return-value]
-
-    # -- building the view -------------------------------------------------------------------
-
-    def _view(self, record: ConversationRecord) -> TranscriptView:
-        c = record.conversation
-        prompt, problem = self._system_prompt(c)
-        by_message: dict[int | None, list[AnnotationView]] = {}
-        for row in record.annotations:
-            by_message.setdefault(row.message_id, []).append(_annotation(row))
-
-        def of_kind(message_id: int | None, kind: str) -> tuple[AnnotationView, ...]:
-            return tuple(a for a in by_message.get(message_id, ()) if a.kind == kind)
-
-        messages = tuple(
-            MessageView(
-                **{name: getattr(m, name) for name in _MESSAGE_FIELDS},
-                cost_usd=record.cost_usd.get(m.id),  # type: ignore[arg-type]
-                feedback=tuple(_feedback(f) for f in record.feedback.get(m.id, ())),  # type: ignore[arg-type]
-                notes=of_kind(m.id, qa_store.NOTE),
-                tags=of_kind(m.id, qa_store.TAG),
-            )
-            for m in record.messages
-        )
-        return TranscriptView(
-            id=c.id,  # type: ignore[arg-type]
-            title=c.title,
-            persona=c.persona,
-            persona_version=c.persona_version,
-            persona_vars=dict(c.persona_vars),
-            owner=c.owner,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            archived=c.archived,
-            system_prompt=prompt,
-            persona_problem=problem,
-            messages=messages,
-            notes=of_kind(None, qa_store.NOTE),
-            tags=of_kind(None, qa_store.TAG),
-            golden=_golden(c, record.golden) if record.golden else None,
-        )
-
-    def _system_prompt(self, c: store.Conversation) -> tuple[str | None, str | None]:
-        if c.persona_version is None:
-            return None, "No persona version was pinned: the conversation has no replies yet."
-        try:
-            spec = self.personas.spec(c.persona, c.persona_version)
-            return spec.system_prompt(c.persona_vars), None
-        except ChatbotError as error:  # deleted persona or version, or a template gone bad
-            return None, f"The system prompt cannot be shown: {error.user_message}"
-
-
-_MESSAGE_FIELDS = tuple(
-    name
-    for name in MessageView.__dataclass_fields__
-    if name not in {"cost_usd", "feedback", "notes", "tags"}
-)
-
-
-def _feedback(row: Any) -> FeedbackView:
-    return FeedbackView(owner=row.owner, rating=row.rating, comment=row.comment, updated_at=row.updated_at)
-
-
-def _annotation(row: Any) -> AnnotationView:
-    return AnnotationView(
-        id=row.id,
-        kind=row.kind,
-        text=row.text,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        message_id=row.message_id,
-    )
-
-
-def _golden(c: store.Conversation, case: Any) -> GoldenView:
-    return GoldenView(
-        conversation_id=c.id,  # type: ignore[arg-type]
-        title=c.title,
-        persona=c.persona,
-        persona_version=c.persona_version,
-        owner=c.owner,
-        added_by=case.added_by,
-        added_at=case.added_at,
-        note=case.note,
-    )
 
 
 def _clean_filters(filters: SearchFilters) -> SearchFilters:

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from chatbot.services.qa import AnnotationView, QAService
+from chatbot.services.qa import QAService
+from chatbot.services.qa_views import AnnotationView
 
 from . import state
 from .qa_text import count, plain, when

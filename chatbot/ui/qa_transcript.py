@@ -11,7 +11,8 @@ import streamlit as st
 
 from chatbot.errors import ChatbotError
 from chatbot.services.exports import Exports
-from chatbot.services.qa import MessageView, QAService, TranscriptView
+from chatbot.services.qa import QAService
+from chatbot.services.qa_views import MessageView, TranscriptView
 
 from . import qa_state, state
 from .chat_view import AVATARS

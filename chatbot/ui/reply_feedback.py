@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatbot.services.qa import FeedbackView
+from chatbot.services.qa_views import FeedbackView
 from chatbot.services.runtime import Runtime
 from chatbot.store import Message
 
