@@ -87,10 +87,6 @@ class UserView:
     last_sign_in_at: datetime | None
     open_sessions: int = 0
 
-    @property
-    def can_sign_in(self) -> bool:
-        return self.active and self.role != Role.NONE and self.source != "placeholder"
-
     @classmethod
     def of(cls, user: User, sessions: int = 0) -> UserView:
         return cls(
@@ -146,11 +142,24 @@ class UserService:
     def provision(
         self, username: str, *, role: str | Role, password: str | None, display_name: str | None = None,
         email: str | None = None, source: str = "password", sso_subject: str | None = None,
-        by: Actor | None = None, session: Any = None,
+        by: Actor | None = None,
     ) -> UserView:
-        """Make the account, unchecked: for `add` (which checks the admin first) and for the
-        sign-in paths that make accounts (the first admin, SSO, a trusted proxy's user),
-        where there is no one to check yet. Pages call `add`."""
+        """Make the account, unchecked: for `add` (which checks the admin first) and for
+        tests and scripts. Pages call `add`."""
+        with store.write_session(self.engine) as session:
+            return UserView.of(self.provision_in(
+                session, username, role=role, password=password, display_name=display_name, email=email,
+                source=source, sso_subject=sso_subject, by=by,
+            ))
+
+    def provision_in(
+        self, session: Any, username: str, *, role: str | Role, password: str | None,
+        display_name: str | None = None, email: str | None = None, source: str = "password",
+        sso_subject: str | None = None, by: Actor | None = None,
+    ) -> User:
+        """`provision` inside the caller's transaction, returning the row: for the sign-in
+        paths that make accounts (the first admin, SSO, a trusted proxy's user), where
+        there is no one to check yet."""
         name = normal_username(username)
         if name in RESERVED:
             raise InputError(f"{name!r} is reserved; choose another username.")
@@ -165,18 +174,11 @@ class UserService:
             password_hash=hash_password(password) if password else None,
         )
 
-        def run(s: Any) -> UserView:
-            if rows.find_user(session=s, username=name) is not None:
-                raise UserExists(f"There is already an account named {name!r}.")
-            user = rows.add_user(session=s, **fields)
-            self.audit.append(s, by, "user.create", target=f"user:{name}",
-                              detail=f"role {chosen.value}, {source}")
-            return UserView.of(user)
-
-        if session is not None:
-            return run(session)
-        with store.write_session(self.engine) as s:
-            return run(s)
+        if rows.find_user(session=session, username=name) is not None:
+            raise UserExists(f"There is already an account named {name!r}.")
+        user = rows.add_user(session=session, **fields)
+        self.audit.append(session, by, "user.create", target=f"user:{name}", detail=f"role {chosen.value}, {source}")
+        return user
 
     def set_role(self, actor: Actor, username: str, role: str | Role) -> UserView:
         self.access.require(actor, "users.manage")
@@ -274,9 +276,7 @@ class UserService:
             name = normal_username(username)
         except InputError:
             raise NoSuchUser(f"There is no account named {str(username)[:64]!r}.") from None
-        user = rows.find_user(session=session, username=name)
-        if user is not None and lock:
-            user = rows.lock_user(session=session, user_id=user.id or 0)
+        user = rows.find_user(session=session, username=name, lock=lock)
         if user is None:
             raise NoSuchUser(f"There is no account named {name!r}.")
         return user

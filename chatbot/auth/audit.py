@@ -14,7 +14,6 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,7 +195,3 @@ class AuditLog:
                     entry.address, entry.action, entry.target, entry.detail,
                 )])
         return out.getvalue()
-
-
-def action_labels(actions: Iterable[str] | None = None) -> dict[str, str]:
-    return {a: ACTIONS[a] for a in (actions or ACTIONS)}

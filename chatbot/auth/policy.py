@@ -128,8 +128,3 @@ class Access:
                                detail="write" if write else "read")
             raise NotFoundError(message)
         return conversation
-
-    def owner_filter(self, actor: Actor) -> str | None:
-        """The owner a listing of conversations is limited to: their own unless they may
-        read everyone's (None: no limit)."""
-        return None if can(actor, "qa.read") else actor.username

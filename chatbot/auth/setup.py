@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chatbot import store
-from chatbot.errors import InputError, StatedError
+from chatbot.errors import StatedError
 from chatbot.store import users as rows
 
-from .accounts import UserService, normal_username
+from .accounts import UserService
 from .audit import AuditLog
 from .roles import Role
 from .signin import SignedIn, SignInService
@@ -88,11 +88,8 @@ class FirstAdmin:
         with store.write_session(self.engine) as session:
             if rows.count_users(session=session, role=Role.ADMIN.value):  # lost a race
                 raise SetupRefused("An admin account was created meanwhile. Sign in instead.")
-            self.users.provision(username, role=Role.ADMIN, password=password,
-                              display_name=display_name, email=email, session=session)
-            user = rows.find_user(session=session, username=normal_username(username))
-            if user is None:  # pragma: no cover - create() just made it
-                raise InputError("The account could not be created.")
+            user = self.users.provision_in(session, username, role=Role.ADMIN, password=password,
+                                           display_name=display_name, email=email)
             _save(session, [])
             self.audit.append(session, None, "setup.admin", target=f"user:{user.username}", address=address)
             return self.signin.begin(session, user, "setup", address=address)

@@ -295,12 +295,11 @@ class SignInService:
         user = rows.find_user_by_subject(session=session, subject=identity.subject)
         if user is None:
             name = self._free_username(session, identity.username)
-            self.users.provision(name, role=identity.role or self.settings.new_user_role,
-                              password=None, display_name=identity.display_name, email=identity.email,
-                              source="oidc", sso_subject=identity.subject, session=session)
-            user = rows.find_user(session=session, username=name)
-            assert user is not None
-            return user
+            return self.users.provision_in(
+                session, name, role=identity.role or self.settings.new_user_role, password=None,
+                display_name=identity.display_name, email=identity.email, source="oidc",
+                sso_subject=identity.subject,
+            )
         changes: dict[str, Any] = {}
         if identity.role is not None and identity.role.value != user.role:
             # The identity provider is the source of truth for a mapped role.
@@ -341,10 +340,8 @@ class SignInService:
         with store.write_session(self.engine) as session:
             user = rows.find_user(session=session, username=name)
             if user is None:
-                self.users.provision(name, role=self.settings.new_user_role, password=None,
-                                  source="header", session=session)
-                user = rows.find_user(session=session, username=name)
-                assert user is not None
+                user = self.users.provision_in(session, name, role=self.settings.new_user_role,
+                                               password=None, source="header")
             reason = self._refusal(user)
             if reason is not None:
                 if announce:

@@ -17,13 +17,13 @@ from .auth_models import AuthSession, SignInFailure, User
 from .models import utc_now
 
 
-def get_user(*, session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
-
-
-def find_user(*, session: Session, username: str) -> User | None:
-    """The user with this (already case-folded) username."""
-    return session.exec(select(User).where(User.username == username)).first()
+def find_user(*, session: Session, username: str, lock: bool = False) -> User | None:
+    """The user with this (already case-folded) username; with `lock`, locked against a
+    concurrent change until the transaction ends (see `lock_user`)."""
+    query = select(User).where(User.username == username)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.exec(query).first()
 
 
 def find_user_by_subject(*, session: Session, subject: str) -> User | None:

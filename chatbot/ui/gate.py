@@ -22,6 +22,7 @@ from chatbot.errors import StatedError
 from chatbot.services.runtime import Runtime
 
 from .request import BrowserRequest, current_request
+from .resources import get_runtime
 from .sso import sso_claims, sso_configured
 
 _SESSION = "_auth_session"  # the id (never the token) of the session this tab signed in with
@@ -60,8 +61,6 @@ def current_actor() -> Actor:
     checked = st.session_state.get(_CHECKED, 0.0)
     if actor.session_id is None or time.monotonic() - checked <= RECHECK_SECONDS:
         return actor
-    from .resources import get_runtime
-
     found = get_runtime().identity.signin.resume(actor.session_id, address=actor.address)
     if isinstance(found, Actor):
         return _bind(found)

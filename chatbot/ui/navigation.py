@@ -13,6 +13,9 @@ import streamlit as st
 
 from chatbot.auth import Actor, can
 
+from .gate import current_actor
+from .resources import get_runtime
+
 
 @dataclass(frozen=True)
 class PageDef:
@@ -56,9 +59,6 @@ def page_file(url_path: str) -> Path:
 
 def _no_access(page: PageDef) -> Callable[[], None]:
     def no_access() -> None:
-        from .gate import current_actor
-        from .resources import get_runtime
-
         # A page asked for by address that the role lacks is a refusal like any other.
         get_runtime().identity.audit.refusal(current_actor(), "access.denied", target=f"page:{page.url_path}",
                                              detail=page.permission)

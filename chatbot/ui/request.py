@@ -1,6 +1,6 @@
 """What the page script knows about the browser's request, as the ASGI gate reported it
-(`chatbot/auth/web.py`): the client's address, a user named by a trusted proxy, HTTPS,
-and the session cookie. Read from the websocket's handshake (`st.context`)."""
+(`chatbot/auth/web.py`): the client's address, a user named by a trusted proxy, and the
+session cookie. Read from the websocket's handshake (`st.context`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from chatbot.auth.tokens import same
-from chatbot.auth.web import CLIENT, COOKIE, GATE, GATE_TOKEN, HTTPS, USER
+from chatbot.auth.web import CLIENT, COOKIE, GATE, GATE_TOKEN, USER
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,6 @@ class BrowserRequest:
     gated: bool  # it passed this process's gate (streamlit_app.py), so the x-chatbot-* headers are ours
     address: str
     proxy_user: str | None
-    https: bool
     cookie: str | None
     path: str  # the page's path and query, to come back to after the cookie route
 
@@ -41,7 +40,6 @@ def current_request() -> BrowserRequest:
         gated=gated,
         address=(headers.get(CLIENT.decode()) or "") if gated else "",
         proxy_user=(headers.get(USER.decode()) or None) if gated else None,
-        https=gated and headers.get(HTTPS.decode()) == "1",
         cookie=st.context.cookies.get(COOKIE) if gated else None,
         path=path,
     )

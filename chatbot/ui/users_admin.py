@@ -40,10 +40,6 @@ def people_table(people: list[UserView]) -> UserView | None:
     return by_name.get(chosen) if chosen else None
 
 
-def _do(action, success: str) -> None:  # type: ignore[no-untyped-def]
-    state.attempt(action, success)
-
-
 def person_panel(runtime: Runtime, person: UserView, people: list[UserView]) -> None:
     users, actor = runtime.identity.users, state.actor()
     name = person.username
@@ -58,16 +54,16 @@ def person_panel(runtime: Runtime, person: UserView, people: list[UserView]) -> 
             role = st.selectbox("Role", roles, index=roles.index(person.role), key=f"role-{name}",
                                 format_func=lambda r: ROLE_LABELS[r], width=220)
             st.button("Change role", key=f"set-role-{name}", disabled=role == person.role,
-                      on_click=_do, args=(lambda: users.set_role(actor, name, role),
+                      on_click=state.attempt, args=(lambda: users.set_role(actor, name, role),
                                           f"{name} is now {ROLE_LABELS[role]}; their sessions ended."))
             if person.active:
                 st.button("Disable", key=f"disable-{name}", icon=":material/person_off:",
                           disabled=name == actor.username,
                           help="You cannot disable yourself." if name == actor.username else None,
-                          on_click=_do, args=(lambda: users.disable(actor, name), f"{name} is disabled."))
+                          on_click=state.attempt, args=(lambda: users.disable(actor, name), f"{name} is disabled."))
             else:
                 st.button("Enable", key=f"enable-{name}", icon=":material/person_check:",
-                          on_click=_do, args=(lambda: users.enable(actor, name), f"{name} can sign in again."))
+                          on_click=state.attempt, args=(lambda: users.enable(actor, name), f"{name} can sign in again."))
         if person.source != "placeholder":
             _password_reset(runtime, person)
         _details(runtime, person)
@@ -110,7 +106,7 @@ def _reassign(runtime: Runtime, person: UserView, people: list[UserView]) -> Non
         return
     with st.expander("Hand their conversations to someone else"):
         target = st.selectbox("New owner", others, key=f"reassign-to-{name}")
-        st.button("Move conversations", key=f"reassign-{name}", on_click=_do, args=(
+        st.button("Move conversations", key=f"reassign-{name}", on_click=state.attempt, args=(
             lambda: runtime.identity.users.reassign(state.actor(), name, target),
             f"Conversations of {name} now belong to {target}.",
         ))
