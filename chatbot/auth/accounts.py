@@ -96,6 +96,26 @@ class UserView:
         )
 
 
+def _new_account(
+    username: str, role: str | Role, password: str | None, display_name: str | None, email: str | None,
+    source: str, sso_subject: str | None,
+) -> dict[str, Any]:
+    """The new row's fields, checked (name, role, password rules) and the password hashed."""
+    name = normal_username(username)
+    if name in RESERVED:
+        raise InputError(f"{name!r} is reserved; choose another username.")
+    chosen = parse_role(role, allow_none=source in ("oidc", "header"))
+    if source == "password":
+        problem = password_problem(password or "", username=name)
+        if problem:
+            raise InputError(problem)
+    return dict(
+        username=name, display_name=clean_display_name(display_name, str(username).strip()),
+        email=clean_email(email), role=chosen.value, active=True, source=source, sso_subject=sso_subject,
+        password_hash=hash_password(password) if password else None,
+    )
+
+
 class UserService:
     def __init__(self, engine: Engine, audit: AuditLog, access: Access) -> None:
         self.engine = engine
@@ -146,11 +166,9 @@ class UserService:
     ) -> UserView:
         """Make the account, unchecked: for `add` (which checks the admin first) and for
         tests and scripts. Pages call `add`."""
-        with store.write_session(self.engine) as session:
-            return UserView.of(self.provision_in(
-                session, username, role=role, password=password, display_name=display_name, email=email,
-                source=source, sso_subject=sso_subject, by=by,
-            ))
+        fields = _new_account(username, role, password, display_name, email, source, sso_subject)
+        with store.write_session(self.engine) as session:  # the slow hash is made already
+            return UserView.of(self._insert(session, fields, by))
 
     def provision_in(
         self, session: Any, username: str, *, role: str | Role, password: str | None,
@@ -160,24 +178,16 @@ class UserService:
         """`provision` inside the caller's transaction, returning the row: for the sign-in
         paths that make accounts (the first admin, SSO, a trusted proxy's user), where
         there is no one to check yet."""
-        name = normal_username(username)
-        if name in RESERVED:
-            raise InputError(f"{name!r} is reserved; choose another username.")
-        chosen = parse_role(role, allow_none=source in ("oidc", "header"))
-        if source == "password":
-            problem = password_problem(password or "", username=name)
-            if problem:
-                raise InputError(problem)
-        fields = dict(
-            username=name, display_name=clean_display_name(display_name, str(username).strip()), email=clean_email(email),
-            role=chosen.value, active=True, source=source, sso_subject=sso_subject,
-            password_hash=hash_password(password) if password else None,
-        )
+        fields = _new_account(username, role, password, display_name, email, source, sso_subject)
+        return self._insert(session, fields, by)
 
+    def _insert(self, session: Any, fields: dict[str, Any], by: Actor | None) -> User:
+        name = fields["username"]
         if rows.find_user(session=session, username=name) is not None:
             raise UserExists(f"There is already an account named {name!r}.")
         user = rows.add_user(session=session, **fields)
-        self.audit.append(session, by, "user.create", target=f"user:{name}", detail=f"role {chosen.value}, {source}")
+        self.audit.append(session, by, "user.create", target=f"user:{name}",
+                          detail=f"role {fields['role']}, {fields['source']}")
         return user
 
     def set_role(self, actor: Actor, username: str, role: str | Role) -> UserView:
@@ -223,15 +233,15 @@ class UserService:
     def reset_password(self, actor: Actor, username: str, password: str) -> UserView:
         """A new password; every session of theirs ends (a reset is often for a leak)."""
         self.access.require(actor, "users.manage")
+        problem = password_problem(password, username=str(username).strip().casefold())
+        if problem:
+            raise InputError(problem)
+        stored = hash_password(password)  # before the write transaction: it takes a tenth of a second
         with store.write_session(self.engine) as session:
             user = self._find(session, username, lock=True)
             if user.source == "placeholder":
                 raise InputError("The shared account from before sign-in cannot have a password.")
-            problem = password_problem(password, username=user.username)
-            if problem:
-                raise InputError(problem)
-            rows.change_user(session=session, user=user, password_hash=hash_password(password),
-                             source="password" if user.source == "password" else user.source)
+            rows.change_user(session=session, user=user, password_hash=stored)
             rows.end_sessions(session=session, user_id=user.id or 0, reason="password reset")
             self.audit.append(session, actor, "user.password", target=f"user:{user.username}")
             return UserView.of(user)

@@ -119,11 +119,11 @@ class SignInService:
         if refusal:
             self.audit.record(None, "signin.failure", target=f"user:{name}", address=address, detail=refusal)
             raise SignInRefused(ENDED[refusal])
+        changes: dict[str, Any] = {"last_sign_in_at": now}
+        if rehash:  # the parameters aged: store it again with today's (hashed outside the lock)
+            changes["password_hash"] = hash_password(password)
         with store.write_session(self.engine) as session:
             user = rows.lock_user(session=session, user_id=user.id or 0) or user
-            changes: dict[str, Any] = {"last_sign_in_at": now}
-            if rehash:  # the hash parameters aged: store it again with today's
-                changes["password_hash"] = hash_password(password)
             rows.change_user(session=session, user=user, **changes)
             rows.forget_failures(session=session, username=name)
             return self._begin(session, user, "password", address, handoff=True)
@@ -133,11 +133,11 @@ class SignInService:
         window = timedelta(minutes=s.failure_window_minutes)
         with store.read_session(self.engine) as session:
             waits = []
-            for key, limit in (({"username": name}, s.max_failures),
-                               ({"address": address}, s.max_failures_per_address)):
-                if not next(iter(key.values())):
+            for field, value, limit in (("username", name, s.max_failures),
+                                        ("address", address, s.max_failures_per_address)):
+                if not value:
                     continue
-                times = rows.failures_since(session=session, since=now - window, **key)
+                times = rows.failures_since(session=session, since=now - window, **{field: value})
                 if len(times) >= limit:
                     waits.append((times[len(times) - limit] + window - now).total_seconds())
         return max(waits) if waits else None
