@@ -116,6 +116,18 @@ def _new_account(
     )
 
 
+def find_account(session: Any, username: str, *, lock: bool = False) -> User:
+    """The account `username` names (any case), or NoSuchUser."""
+    try:
+        name = normal_username(username)
+    except InputError:
+        raise NoSuchUser(f"There is no account named {str(username)[:64]!r}.") from None
+    user = rows.find_user(session=session, username=name, lock=lock)
+    if user is None:
+        raise NoSuchUser(f"There is no account named {name!r}.")
+    return user
+
+
 class UserService:
     def __init__(self, engine: Engine, audit: AuditLog, access: Access) -> None:
         self.engine = engine
@@ -134,7 +146,7 @@ class UserService:
     def get(self, actor: Actor, username: str) -> UserView:
         self.access.require(actor, "users.manage")
         with store.read_session(self.engine) as session:
-            return UserView.of(self._find(session, username))
+            return UserView.of(find_account(session, username))
 
     def usernames(self, actor: Actor) -> list[str]:
         """Everyone's username, for pickers (budgets per person, QA's agent filter)."""
@@ -194,7 +206,7 @@ class UserService:
         self.access.require(actor, "users.manage")
         new = parse_role(role, allow_none=True)
         with store.write_session(self.engine) as session:
-            user = self._find(session, username, lock=True)
+            user = find_account(session, username, lock=True)
             old = Role(user.role)
             if old == new:
                 return UserView.of(user)
@@ -209,7 +221,7 @@ class UserService:
     def set_active(self, actor: Actor, username: str, active: bool) -> UserView:
         self.access.require(actor, "users.manage")
         with store.write_session(self.engine) as session:
-            user = self._find(session, username, lock=True)
+            user = find_account(session, username, lock=True)
             if user.active == active:
                 return UserView.of(user)
             if not active:
@@ -238,7 +250,7 @@ class UserService:
             raise InputError(problem)
         stored = hash_password(password)  # before the write transaction: it takes a tenth of a second
         with store.write_session(self.engine) as session:
-            user = self._find(session, username, lock=True)
+            user = find_account(session, username, lock=True)
             if user.source == "placeholder":
                 raise InputError("The shared account from before sign-in cannot have a password.")
             rows.change_user(session=session, user=user, password_hash=stored)
@@ -250,7 +262,7 @@ class UserService:
                email: str | None = None) -> UserView:
         self.access.require(actor, "users.manage")
         with store.write_session(self.engine) as session:
-            user = self._find(session, username, lock=True)
+            user = find_account(session, username, lock=True)
             before = (user.display_name, user.email)
             name = clean_display_name(display_name, user.display_name) if display_name is not None else user.display_name
             mail = clean_email(email) if email is not None else user.email
@@ -266,8 +278,8 @@ class UserService:
         before sign-in, or someone who left). Returns how many moved."""
         self.access.require(actor, "users.manage")
         with store.write_session(self.engine) as session:
-            source = self._find(session, from_username)
-            target = self._find(session, to_username)
+            source = find_account(session, from_username)
+            target = find_account(session, to_username)
             if source.id == target.id:
                 raise InputError("Pick a different person to hand the conversations to.")
             result = session.exec(  # type: ignore[call-overload]
@@ -280,16 +292,6 @@ class UserService:
             return moved
 
     # -- internals -------------------------------------------------------------------------
-
-    def _find(self, session: Any, username: str, *, lock: bool = False) -> User:
-        try:
-            name = normal_username(username)
-        except InputError:
-            raise NoSuchUser(f"There is no account named {str(username)[:64]!r}.") from None
-        user = rows.find_user(session=session, username=name, lock=lock)
-        if user is None:
-            raise NoSuchUser(f"There is no account named {name!r}.")
-        return user
 
     def _keep_an_admin(self, session: Any, user: User, doing: str) -> None:
         """Refuse a change that leaves no active admin (admins locked first on PostgreSQL,

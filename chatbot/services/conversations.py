@@ -90,10 +90,13 @@ def create_with_persona(
     )
 
 
-def default_persona_key(engine: Engine, personas: PersonaService, owner: str) -> str:
+def default_persona_key(
+    engine: Engine, personas: PersonaService, owner: str, available: Sequence[str] | None = None
+) -> str:
     """The persona a new conversation gets unless the agent picks one: the one they used
-    last, if it is still available, else the shipped default, else the first listed."""
-    available = personas.published_keys()
+    last, if it is still available, else the shipped default, else the first listed.
+    `available`: the published keys, if the caller has listed them already."""
+    available = list(available) if available is not None else personas.published_keys()
     if not available:
         raise NotFoundError("No persona is published yet. Ask an admin to publish one.")
     with store.read_session(engine) as session:
@@ -149,9 +152,11 @@ class Conversations:
         self.access.conversation(actor, transcript.conversation if transcript else None)
         return transcript  # type: ignore[return-value]
 
-    def default_persona(self, actor: Actor) -> str:
+    def default_persona(self, actor: Actor, among: Sequence[str] | None = None) -> str:
+        """The persona preselected for `actor`'s next conversation (`among`: the published
+        keys the page has listed already, so they are not read again)."""
         self.access.require(actor, "chat")
-        return default_persona_key(self.engine, self.personas, actor.username)
+        return default_persona_key(self.engine, self.personas, actor.username, among)
 
     def start(
         self, actor: Actor, *, persona: str, variables: Mapping[str, str] | None = None

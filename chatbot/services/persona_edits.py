@@ -15,7 +15,6 @@ from sqlmodel import Session
 
 from chatbot import store
 from chatbot.auth import Actor
-from chatbot.auth.audit import AuditLog
 from chatbot.auth.policy import Access
 from chatbot.errors import InputError
 from chatbot.personas import PersonaSpec, slugify, valid_key
@@ -33,7 +32,6 @@ class PersonaEdits:
 
     engine: Engine
     access: Access
-    audit: AuditLog
     specs: rows.SpecCache
 
     # -- writing ---------------------------------------------------------------------------
@@ -62,7 +60,7 @@ class PersonaEdits:
                 session=session, key=chosen, spec=spec.to_dict(), created_by=actor.username,
                 note=note,
             )
-            self.audit.append(session, actor, "persona.create", target=target(chosen, 1),
+            self.access.audit.append(session, actor, "persona.create", target=target(chosen, 1),
                               detail=f"{spec.name!r}, published")
             return chosen
 
@@ -77,21 +75,8 @@ class PersonaEdits:
         self.access.require(actor, "personas.edit", target=target(key, None))
 
         def save(session: Session) -> int:
-            persona = rows.require(session, key)
-            before = persona.published_version
-            latest = rows.latest(session, persona)
-            if rows.spec_or_none(latest) == spec:
-                raise InputError(
-                    f"No changes to save: this is the same as version {latest.number}."
-                )
-            number = rows.add_version(
-                session, persona, spec, by=actor.username, note=note, publish=publish
-            )
-            self.audit.append(session, actor, "persona.save", target=target(key, number),
-                              detail=f"v{latest.number} -> v{number}" + ("" if publish else " (draft)"))
-            if publish:
-                self._audit_publish(session, actor, key, before, number)
-            return number
+            return self._new_version(session, actor, key, spec, action="persona.save", note=note,
+                                     publish=publish, same="this is the same as version {latest}")
 
         number = rows.write(self.engine, save)
         return ResolvedPersona(key, number, spec, published=publish)
@@ -114,11 +99,29 @@ class PersonaEdits:
         log.info("%s published version %d of persona %r", actor.username, number, key)
         return ResolvedPersona(key, number, spec, published=True)
 
+    def _new_version(
+        self, session: Session, actor: Actor, key: str, spec: PersonaSpec, *, action: str,
+        note: str | None, publish: bool, same: str, source: int | None = None,
+    ) -> int:
+        """A version after the latest with `spec` (refused if it changes nothing), audited
+        as `action` ("v3 -> v4 (draft)") and as a publish when it is one."""
+        persona = rows.require(session, key)
+        before = persona.published_version
+        latest = rows.latest(session, persona)
+        if rows.spec_or_none(latest) == spec:
+            raise InputError("No changes to save: " + same.format(latest=latest.number) + ".")
+        number = rows.add_version(session, persona, spec, by=actor.username, note=note, publish=publish)
+        self.access.audit.append(session, actor, action, target=target(key, number),
+                                 detail=f"v{source or latest.number} -> v{number}" + ("" if publish else " (draft)"))
+        if publish:
+            self._audit_publish(session, actor, key, before, number)
+        return number
+
     def _audit_publish(
         self, session: Session, actor: Actor, key: str, before: int | None, number: int
     ) -> None:
         was = f"v{before}" if before is not None else "none"
-        self.audit.append(session, actor, "persona.publish", target=target(key, number),
+        self.access.audit.append(session, actor, "persona.publish", target=target(key, number),
                           detail=f"published {was} -> v{number}")
 
     def restore(
@@ -128,23 +131,12 @@ class PersonaEdits:
         self.access.require(actor, "personas.edit", target=target(key, number))
 
         def restore(session: Session) -> tuple[int, PersonaSpec]:
-            persona = rows.require(session, key)
-            before = persona.published_version
-            spec = self.specs.get(session, persona, number)
-            latest = rows.latest(session, persona)
-            if rows.spec_or_none(latest) == spec:
-                raise InputError(
-                    f"No changes to save: version {number} is the same as the latest "
-                    f"version ({latest.number})."
-                )
-            note = f"Restored from version {number}"
-            new = rows.add_version(
-                session, persona, spec, by=actor.username, note=note, publish=publish
+            spec = self.specs.get(session, rows.require(session, key), number)
+            new = self._new_version(
+                session, actor, key, spec, action="persona.restore", note=f"Restored from version {number}",
+                publish=publish, source=number,
+                same=f"version {number} is the same as the latest version ({{latest}})",
             )
-            self.audit.append(session, actor, "persona.restore", target=target(key, new),
-                              detail=f"v{number} -> v{new}" + ("" if publish else " (draft)"))
-            if publish:
-                self._audit_publish(session, actor, key, before, new)
             return new, spec
 
         new_number, spec = rows.write(self.engine, restore)
@@ -169,7 +161,7 @@ class PersonaEdits:
                 created_by=actor.username,
                 note=f"Duplicated from {key} version {latest.number}",
             )
-            self.audit.append(session, actor, "persona.create", target=target(new_key, 1),
+            self.access.audit.append(session, actor, "persona.create", target=target(new_key, 1),
                               detail=f"duplicate of {key} v{latest.number}, published")
             return new_key, spec
 
@@ -187,7 +179,7 @@ class PersonaEdits:
             store.set_persona_archived(
                 session=session, persona_id=rows.persona_id(persona), archived=archived
             )
-            self.audit.append(session, actor, "persona.archive",
+            self.access.audit.append(session, actor, "persona.archive",
                               target=target(key, persona.published_version),
                               detail=f"{was} -> {'archived' if archived else 'active'}")
 

@@ -67,7 +67,7 @@ class PersonaFiles:
         data = dump_personas(items, fmt)
         with store.write_session(self.personas.engine) as session:
             for key, row in latest:
-                self.personas.audit.append(session, actor, "persona.export",
+                self.personas.access.audit.append(session, actor, "persona.export",
                                            target=target(key, row.number),
                                            detail=f"as {fmt}, {len(latest)} in the file")
         return data
@@ -83,7 +83,7 @@ class PersonaFiles:
         keyed = _keyed(parse_persona_file(data, filename))
         note = f"Imported from {_short(filename)}"
         by = actor.username
-        audit = self.personas.audit
+        audit = self.personas.access.audit
 
         def record(session: Session, key: str, number: int, what: str) -> None:
             audit.append(session, actor, "persona.import", target=target(key, number),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine
@@ -56,6 +57,8 @@ log = logging.getLogger("chatbot.personas")
 
 SHIPPED_NOTE = "Shipped default"
 
+PREVIEW_COUNTS = 200  # prompts whose token count is kept
+
 
 class PersonaService(PersonaEdits):
     """Reads and writes personas and their versions; see the module docstring (the
@@ -67,8 +70,15 @@ class PersonaService(PersonaEdits):
         self.engine = engine
         self.client = client
         self.access = access or Access(AuditLog(engine))
-        self.audit = self.access.audit
         self.specs = rows.SpecCache()  # versions never change once written
+        # Token counts of previewed prompts (a count never changes for a model and prompt),
+        # below the access check, so each preview is checked and the API asked once.
+        self._counts: dict[tuple[str, str], int] = {}
+        self._counts_lock = threading.Lock()
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.access.audit
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -233,11 +243,18 @@ class PersonaService(PersonaEdits):
             return Preview(prompt=None, tokens=None, error=error.user_message)
         if self.client is None:
             return Preview(prompt=prompt, tokens=None, error=None)
-        request = ChatRequest(model=spec.model, system=prompt, messages=[Turn("user", "Hello")])
-        try:
-            tokens = self.client.count_tokens(request)
-        except LLMError as error:
-            return Preview(prompt=prompt, tokens=None, error=error.user_message)
+        key = (spec.model, prompt)
+        tokens = self._counts.get(key)
+        if tokens is None:  # the editor previews on every rerun: one API call per new prompt
+            request = ChatRequest(model=spec.model, system=prompt, messages=[Turn("user", "Hello")])
+            try:
+                tokens = self.client.count_tokens(request)
+            except LLMError as error:
+                return Preview(prompt=prompt, tokens=None, error=error.user_message)
+            with self._counts_lock:
+                self._counts[key] = tokens
+                while len(self._counts) > PREVIEW_COUNTS:
+                    self._counts.pop(next(iter(self._counts)))
         return Preview(prompt=prompt, tokens=tokens, error=None)
 
     # -- files (see persona_files) ---------------------------------------------------------

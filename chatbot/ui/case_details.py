@@ -74,7 +74,7 @@ def new_conversation_panel(runtime: Runtime) -> tuple[str | None, dict[str, str]
         return None, {}
     keys = [p.key for p in summaries]
     names = {p.key: p.name for p in summaries}
-    default = runtime.conversations.default_persona(state.actor())
+    default = runtime.conversations.default_persona(state.actor(), among=keys)
     st.title("New conversation", anchor=False)
     persona_key = st.selectbox(
         "Persona",

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from chatbot.auth import Actor
 from chatbot.personas import PersonaError, PersonaSpec
 from chatbot.services.runtime import Runtime
 
@@ -24,15 +23,6 @@ def model_choices(_runtime: Runtime) -> list[str]:
         return [m["id"] for m in _runtime.client.list_models()] or list(KNOWN_MODELS)
     except Exception:  # the editor must open even when the API is unreachable
         return list(KNOWN_MODELS)
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=200)
-def cached_preview(
-    _runtime: Runtime, actor: Actor, spec: PersonaSpec, values: tuple[tuple[str, str], ...]
-):
-    # Keyed by the spec and sample values, so typing elsewhere on the page costs no API call;
-    # and by the actor, so a preview one person was allowed never answers for another.
-    return _runtime.personas.preview(actor, spec, dict(values))
 
 
 def _lines(text: str, *, strip: bool = True) -> list[str]:
@@ -163,7 +153,7 @@ def preview_panel(runtime: Runtime, spec: PersonaSpec | None, *, prefix: str) ->
         values[variable.name] = st.text_input(
             f"Sample {variable.title}", value=variable.default, key=f"{prefix}-sample-{variable.name}"
         )
-    preview = cached_preview(runtime, state.actor(), spec, tuple(sorted(values.items())))
+    preview = runtime.personas.preview(state.actor(), spec, values)  # token counts cached in the service
     if preview.error and preview.prompt is None:
         st.error(preview.error, icon=":material/error:")
         return values

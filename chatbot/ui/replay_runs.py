@@ -68,10 +68,10 @@ def batch_text(run: RunProgress) -> str | None:
 
 def runs_panel(runtime: Runtime, actor: Actor) -> None:
     st.subheader("Runs", anchor=False)
-    _runs_fragment(runtime, actor, runtime.replays.runs(actor, limit=SHOWN))
+    _runs_fragment(runtime, runtime.replays.runs(actor, limit=SHOWN))
 
 
-def _runs_fragment(runtime: Runtime, actor: Actor, first: list[RunProgress]) -> None:
+def _runs_fragment(runtime: Runtime, first: list[RunProgress]) -> None:
     refresh = any(r.active for r in first)
     unread = [first]  # drawn as read in this page run; the fragment's own reruns read afresh
 

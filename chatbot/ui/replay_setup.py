@@ -92,7 +92,7 @@ def _version_label(number: int | None, versions: dict[int, bool]) -> str:
     return f"v{number} · {'published' if versions[number] else 'draft'}"
 
 
-def target_picker(runtime: Runtime, summaries: Sequence[PersonaSummary]) -> ReplayTarget:
+def target_picker(runtime: Runtime, actor: Actor, summaries: Sequence[PersonaSummary]) -> ReplayTarget:
     personas = {p.key: p.name for p in summaries}
     left, middle, right = st.columns(3)
     persona = left.selectbox(
@@ -102,7 +102,7 @@ def target_picker(runtime: Runtime, summaries: Sequence[PersonaSummary]) -> Repl
     )
     version = None
     if persona is not None:
-        versions = {v.number: v.published for v in runtime.personas.versions(state.actor(), persona)}
+        versions = {v.number: v.published for v in runtime.personas.versions(actor, persona)}
         version = middle.selectbox(
             "Version", list(versions), key=f"replay-version-{persona}",
             format_func=lambda n: _version_label(n, versions),
@@ -207,7 +207,7 @@ def new_run_panel(runtime: Runtime, actor: Actor) -> None:
     with st.container(border=True):
         st.subheader("New run", anchor=False)
         source = source_picker(golden)
-        target = target_picker(runtime, personas)
+        target = target_picker(runtime, actor, personas)
         checks = check_picker(library)
         label = st.text_input("Label (optional)", key="replay-label", placeholder=f"Replay on {target.describe()}",
                               max_chars=120)

@@ -43,12 +43,11 @@ from sqlmodel import Session
 
 from chatbot import store
 from chatbot.auth import Actor
-from chatbot.auth.accounts import normal_username
+from chatbot.auth.accounts import NoSuchUser, find_account
 from chatbot.auth.audit import AuditLog
 from chatbot.auth.policy import Access
 from chatbot.errors import InputError
 from chatbot.store import budgets as rows
-from chatbot.store import users as accounts
 
 from .rules import (
     CHAT,
@@ -196,15 +195,12 @@ class BudgetService:
     def _account(session: Session, user: str) -> str:
         """The username of the account `user` names (as stored), or InputError."""
         try:
-            name = normal_username(user)
-        except InputError:
-            name = ""
-        if not name or accounts.find_user(session=session, username=name) is None:
+            return find_account(session, user).username
+        except NoSuchUser:
             raise InputError(
                 f"There is no account named {user[:64]!r}. A budget for one person needs their "
                 "account: pick someone from the list, or add them under Admin → Users first."
-            )
-        return name
+            ) from None
 
     # -- around each call -----------------------------------------------------------------
 
