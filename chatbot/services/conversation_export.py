@@ -9,7 +9,6 @@ valid, re-importable `chatbot.conversations` document.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from sqlalchemy import Engine
@@ -19,7 +18,7 @@ from chatbot.auth import Actor
 from chatbot.auth.policy import Access
 from chatbot.store.qa_records import ConversationRecord, load_records
 
-from .exports import FORMAT, VERSION, _conversation_dict, _iso, _markdown
+from .exports import json_document, markdown_document
 
 EXPORT_FORMATS = ("md", "json")
 
@@ -40,12 +39,4 @@ def export_own(engine: Engine, access: Access, actor: Actor, conversation_id: in
         records = load_records(session=session, conversation_ids=[conversation_id])
     access.conversation(actor, records[0].conversation if records else None)
     record = own_view(records[0], actor)
-    if fmt == "md":
-        return _markdown(record) + "\n"
-    document = {
-        "format": FORMAT,
-        "version": VERSION,
-        "exported_at": _iso(store.utc_now()),
-        "conversations": [_conversation_dict(record)],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    return (markdown_document if fmt == "md" else json_document)([record])

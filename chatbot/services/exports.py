@@ -99,13 +99,7 @@ class Exports:
     # -- JSON --------------------------------------------------------------------------------
 
     def json(self, actor: Actor, conversation_ids: Sequence[int]) -> str:
-        document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "exported_at": _iso(store.utc_now()),
-            "conversations": [_conversation_dict(r) for r in self._records(actor, conversation_ids, "json")],
-        }
-        return json_module.dumps(document, ensure_ascii=False, indent=1) + "\n"
+        return json_document(self._records(actor, conversation_ids, "json"))
 
     def import_json(self, actor: Actor, text: str | bytes) -> ImportResult:
         """Validate all of `text`, then create its conversations as new ones, owned by the
@@ -128,8 +122,7 @@ class Exports:
     # -- Markdown ----------------------------------------------------------------------------
 
     def markdown(self, actor: Actor, conversation_ids: Sequence[int]) -> str:
-        records = self._records(actor, conversation_ids, "markdown")
-        return "\n\n---\n\n".join(_markdown(r) for r in records) + "\n"
+        return markdown_document(self._records(actor, conversation_ids, "markdown"))
 
     # -- CSV ---------------------------------------------------------------------------------
 
@@ -166,6 +159,22 @@ def _target(ids: Sequence[int]) -> str:
 def _ids(ids: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in ids[:IDS_IN_AUDIT]) or "none"
     return shown + (f" and {len(ids) - IDS_IN_AUDIT:,} more" if len(ids) > IDS_IN_AUDIT else "")
+
+
+def json_document(records: Sequence[ConversationRecord]) -> str:
+    """The re-importable JSON export (`chatbot.conversations`) of these conversations."""
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": _iso(store.utc_now()),
+        "conversations": [_conversation_dict(r) for r in records],
+    }
+    return json_module.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def markdown_document(records: Sequence[ConversationRecord]) -> str:
+    """The conversations as one Markdown document, for reading."""
+    return "\n\n---\n\n".join(_markdown(r) for r in records) + "\n"
 
 
 def _count(n: int, word: str = "conversation") -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -36,7 +35,6 @@ from chatbot.store.qa_records import (
 )
 from chatbot.store.search import QueryError, SearchFilters, SearchPage, search_conversations, search_ids
 
-from .conversations import checked_conversation
 from .personas import PersonaService
 from .qa_views import (
     AnnotationView,
@@ -87,8 +85,8 @@ class QAService:
     def transcript(self, actor: Actor, conversation_id: int) -> TranscriptView:
         self.access.require(actor, "qa.read")
         with store.read_session(self.engine) as session:
-            self._readable(session, actor, conversation_id)
             records = load_records(session=session, conversation_ids=[conversation_id])
+        self._check(actor, records[0].conversation if records else None, conversation_id)
         return transcript_view(records[0], self.personas)
 
     # -- pickers for the filters -----------------------------------------------------------
@@ -118,10 +116,12 @@ class QAService:
         """Thumbs up (1) or down (-1) on a reply in a conversation `actor` may change
         (their own; an admin's: any), replacing their earlier rating; None takes the rating
         back (st.feedback cleared). Another person's reply is "not found", as a gone one."""
+        self.access.require(actor, "chat")
         with store.read_session(self.engine) as session:
-            message = session.get(store.Message, message_id)
-        parent = message.conversation_id if message is not None else None
-        checked_conversation(self.engine, self.access, actor, parent, write=True)
+            message = store.get_message(session=session, message_id=message_id)
+            parent = (store.get_conversation(session=session, conversation_id=message.conversation_id)
+                      if message is not None else None)
+        self.access.conversation(actor, parent, write=True)
         owner = actor.username
         with _translated(), store.write_session(self.engine) as session:
             if rating is None:
@@ -135,8 +135,8 @@ class QAService:
     def ratings(self, actor: Actor, conversation_id: int) -> dict[int, FeedbackView]:
         """The actor's own ratings in a conversation they may read, by message id (to show
         st.feedback's state)."""
-        checked_conversation(self.engine, self.access, actor, conversation_id)
         with store.read_session(self.engine) as session:
+            self.access.conversation(actor, store.get_conversation(session=session, conversation_id=conversation_id))
             rows = qa_store.conversation_feedback(
                 session=session, conversation_id=conversation_id, owner=actor.username
             )
@@ -159,8 +159,8 @@ class QAService:
         self, actor: Actor, conversation_id: int, tag: str, *, message_id: int | None = None
     ) -> bool:
         self.access.require(actor, "qa.annotate")
+        self._readable(actor, conversation_id)
         with _translated(), store.write_session(self.engine) as session:
-            self._readable(session, actor, conversation_id)
             return qa_store.remove_tag(
                 session=session, conversation_id=conversation_id, tag=tag, message_id=message_id
             )
@@ -168,19 +168,20 @@ class QAService:
     def remove_annotation(self, actor: Actor, annotation_id: int) -> bool:
         """Delete a note (or a tag) by its id; False if it was already gone."""
         self.access.require(actor, "qa.annotate")
-        with store.write_session(self.engine) as session:
+        with store.read_session(self.engine) as session:
             annotation = qa_store.get_annotation(session=session, annotation_id=annotation_id)
-            if annotation is None:
-                return False
-            self._readable(session, actor, annotation.conversation_id)
+        if annotation is None:
+            return False
+        self._readable(actor, annotation.conversation_id)
+        with store.write_session(self.engine) as session:
             return qa_store.remove_annotation(session=session, annotation_id=annotation_id)
 
     def _annotate(
         self, actor: Actor, conversation_id: int, kind: str, text: str, message_id: int | None
     ) -> AnnotationView:
         self.access.require(actor, "qa.annotate")
+        self._readable(actor, conversation_id)
         with _translated(), store.write_session(self.engine) as session:
-            self._readable(session, actor, conversation_id)
             row = qa_store.add_annotation(
                 session=session,
                 conversation_id=conversation_id,
@@ -198,8 +199,8 @@ class QAService:
     ) -> bool:
         """Add the conversation to the golden set (or take it out); returns whether it is in."""
         self.access.require(actor, "qa.annotate")
+        self._readable(actor, conversation_id)
         with _translated(), store.write_session(self.engine) as session:
-            self._readable(session, actor, conversation_id)
             if golden:
                 qa_store.add_golden(
                     session=session, conversation_id=conversation_id, added_by=actor.username, note=note
@@ -220,13 +221,19 @@ class QAService:
             found = qa_store.list_golden_conversations(session=session)
         return [golden_view(conversation, case) for case, conversation in found]
 
-    def _readable(self, session: Any, actor: Actor, conversation_id: int) -> store.Conversation:
-        """The conversation, if the actor may read it; one message for missing and hidden.
-        Annotating asks for read access too: a note or a tag is QA's, not a change to the
-        conversation (which QA may not make)."""
-        row = store.get_conversation(session=session, conversation_id=conversation_id)
+    def _readable(self, actor: Actor, conversation_id: int) -> None:
+        """Refuse a conversation the actor may not read, before any write transaction (a
+        refusal is audited in a transaction of its own, which would wait on ours for
+        SQLite's write lock). Annotating asks for read access: a note or a tag is QA's,
+        not a change to the conversation (which QA may not make)."""
+        with store.read_session(self.engine) as session:
+            row = store.get_conversation(session=session, conversation_id=conversation_id)
+        self._check(actor, row, conversation_id)
+
+    def _check(self, actor: Actor, row: store.Conversation | None, conversation_id: int) -> None:
+        """One message for a missing conversation and a hidden one."""
         message = f"Conversation {conversation_id} does not exist (it may have been deleted)."
-        return self.access.conversation(actor, row, message=message)  # type: ignore[return-value]
+        self.access.conversation(actor, row, message=message)
 
 
 def _clean_filters(filters: SearchFilters) -> SearchFilters:

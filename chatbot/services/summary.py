@@ -36,7 +36,7 @@ from chatbot.store.summaries import add_ticket_summary, latest_ticket_summary
 from .budgets import BudgetService
 from .call_log import accounted_structured, opaque_user, settle_budgets
 from .context import history_budget
-from .conversations import checked_conversation
+from .conversations import load_transcript
 
 log = logging.getLogger("chatbot.summary")
 
@@ -146,9 +146,12 @@ class SummaryService:
         conversation (or another person's), and the client's `LLMError`s
         (`StructuredOutputError` included).
         """
-        checked_conversation(self.engine, self.access, actor, conversation_id, write=True)
+        self.access.require(actor, "chat")
+        transcript = load_transcript(self.engine, conversation_id)  # one snapshot
+        self.access.conversation(actor, transcript.conversation if transcript else None, write=True)
+        assert transcript is not None  # the check above refuses a missing conversation
         owner = actor.username
-        messages = self._messages(conversation_id)
+        messages = transcript.messages
         included = summarisable(messages)
         if not any(m.role == "user" for m in included):
             raise InputError(
@@ -181,8 +184,9 @@ class SummaryService:
             )
 
     def latest(self, actor: Actor, conversation_id: int) -> store.TicketSummary | None:
-        checked_conversation(self.engine, self.access, actor, conversation_id)
         with store.read_session(self.engine) as session:
+            row = store.get_conversation(session=session, conversation_id=conversation_id)
+            self.access.conversation(actor, row)
             return latest_ticket_summary(session=session, conversation_id=conversation_id)
 
     def card(
@@ -201,10 +205,6 @@ class SummaryService:
         return SummaryCard(row, summary, newer)
 
     # -- internals ------------------------------------------------------------------------
-
-    def _messages(self, conversation_id: int) -> list[store.Message]:
-        with store.read_session(self.engine) as session:
-            return store.list_messages(session=session, conversation_id=conversation_id)
 
     def _request(self, messages: Sequence[store.Message], *, model: str, owner: str) -> ChatRequest:
         budget = history_budget(model, MAX_TOKENS, self.settings.context_tokens)

@@ -101,10 +101,6 @@ def conversation_owners(*, session: Session, conversation_ids: Sequence[int]) ->
     return owners
 
 
-def conversation_exists(*, session: Session, conversation_id: int) -> bool:
-    return session.get(Conversation, conversation_id) is not None
-
-
 def distinct_owners(*, session: Session) -> list[str]:
     query = select(Conversation.owner).distinct().order_by(Conversation.owner)
     return list(session.exec(query).all())
