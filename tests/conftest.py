@@ -70,3 +70,15 @@ def database_url(backend, tmp_path, request):
     server = request.getfixturevalue("postgres_server")
     with server.database(template="migrated") as url:
         yield url
+
+
+@pytest.fixture
+def engine(database_url):
+    """A migrated database (SQLite, or PostgreSQL for tests marked also_postgresql);
+    tests/store has its own, which knows the session's PostgreSQL copy is migrated."""
+    from chatbot.store import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot import store
 from chatbot.auth import Actor, Role
 from chatbot.auth.identity import Identity, build_identity
 from chatbot.auth.settings import AuthSettings
 from auth_helpers import PASSWORD
 
 
-
-@pytest.fixture
-def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot import store
 from chatbot.llm import ClientSettings, LLMClient, Secret
 from replay_harness import Env
 
-
-@pytest.fixture
-def engine(database_url):
-    """A migrated database (SQLite, or PostgreSQL for tests marked also_postgresql)."""
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
